@@ -1,0 +1,157 @@
+"""The command line: ``python -m eqcourse reproduce`` and ``python -m eqcourse evaluate``.
+
+``reproduce`` trains every run with the source protocol and prints one table beside the
+source's reported numbers; ``evaluate`` re-measures the shipped checkpoints on the test set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from eqcourse.data import load_mnist, subset
+from eqcourse.train import (
+    CHECKPOINT_DIR,
+    RUNS,
+    Protocol,
+    accuracy,
+    accuracy_by_rotation,
+    configure_threads,
+    fast_mode,
+    load_checkpoint,
+    run,
+    save_checkpoint,
+)
+
+#: What the source article reports (percent): Table 1 and Table 2.
+SOURCE = {"simple_cnn": {"0": 97.3, "90": 15.1}, "eq_cnn": {"0": 96.5, "90": 96.5}}
+RESULTS_FILE = CHECKPOINT_DIR / "results.json"
+
+
+def format_table(results: list[dict]) -> str:
+    """A Markdown table: parameters, s/epoch, accuracy at four rotations and at 45 degrees."""
+    lines = [
+        "| run | parameters | s/epoch | 0° | 90° | 180° | 270° | 45° | source 0° / 90° |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        acc = r["accuracy"]
+        src = SOURCE.get(r["run"])
+        src_text = f"{src['0']:.1f} / {src['90']:.1f}" if src else "–"
+        lines.append(
+            f"| {r['run']} | {r['parameters']:,} | {r['seconds_per_epoch']:.1f} | "
+            + " | ".join(f"{acc[d]:.2f}" for d in ("0", "90", "180", "270"))
+            + f" | {r['accuracy_45']:.2f} | {src_text} |"
+        )
+    return "\n".join(lines)
+
+
+def _runs(names: list[str] | None) -> list[str]:
+    names = names or list(RUNS)
+    unknown = [n for n in names if n not in RUNS]
+    if unknown:
+        raise SystemExit(f"error: unknown run(s) {', '.join(unknown)}; known runs: {', '.join(RUNS)}")
+    return names
+
+
+def _write_json(path: str | None, results: list[dict], overwrite: bool) -> None:
+    if not path:
+        return
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise SystemExit(f"error: {path} exists; pass --overwrite to replace it.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+def reproduce(args: argparse.Namespace) -> None:
+    names = _runs(args.runs)
+    fast = args.fast or fast_mode()
+    protocol = Protocol.fast(seed=args.seed) if fast else Protocol(seed=args.seed)
+    if args.epochs is not None:
+        protocol.epochs = args.epochs
+    if args.save_checkpoints and not args.overwrite:
+        existing = [n for n in names if (Path(args.save_checkpoints) / f"{n}.pt").exists()]
+        if existing:  # refuse before hours of training, not after
+            raise SystemExit(
+                f"error: checkpoints for {', '.join(existing)} exist in {args.save_checkpoints}; "
+                "pass --overwrite to replace them."
+            )
+    if args.json and Path(args.json).exists() and not args.overwrite:
+        raise SystemExit(f"error: {args.json} exists; pass --overwrite to replace it.")
+    threads = configure_threads()
+    mode = "FAST mode (10,000 training / 2,000 test digits; not the source protocol)" if fast else "full source protocol"
+    print(
+        f"eqcourse reproduce: {mode}; epochs={protocol.epochs}, seed={protocol.seed}, {threads} thread(s)", flush=True
+    )
+    train_set, test_set = load_mnist("train"), load_mnist("test")
+    results = []
+    for name in names:
+        start = time.perf_counter()
+        model, metrics = run(name, protocol, train_set, test_set)
+        metrics["mode"] = "fast" if fast else "full"
+        results.append(metrics)
+        acc = metrics["accuracy"]
+        print(
+            f"  {name}: {acc['0']:.2f} % upright, {acc['90']:.2f} % at 90° ({time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
+        if args.save_checkpoints:
+            save_checkpoint(Path(args.save_checkpoints) / f"{name}.pt", model, name, metrics, overwrite=True)
+    print()
+    print(format_table(results))
+    print(f"\n({mode}; accuracies in percent on {'2,000' if fast else 'all 10,000'} test digits)")
+    _write_json(args.json, results, args.overwrite)
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    names = _runs(args.runs)
+    configure_threads()
+    test_set = load_mnist("test")
+    if args.fast or fast_mode():
+        test_set = subset(test_set, 2000, seed=0)
+    results = []
+    for name in names:
+        model, metrics = load_checkpoint(Path(args.checkpoints) / f"{name}.pt")
+        metrics = dict(metrics)
+        metrics["accuracy"] = {str(d): a for d, a in accuracy_by_rotation(model, test_set).items()}
+        metrics["accuracy_45"] = accuracy(model, test_set, 45.0)
+        results.append(metrics)
+    print(format_table(results))
+    print(f"\n(shipped checkpoints re-evaluated on {len(test_set):,} test digits; s/epoch as recorded when trained)")
+    _write_json(args.json, results, args.overwrite)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m eqcourse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("reproduce", help="train every run with the source protocol and print the table")
+    p.add_argument("--runs", nargs="+", metavar="RUN", help=f"runs to train (default: all of {', '.join(RUNS)})")
+    p.add_argument("--epochs", type=int, help="override the number of epochs")
+    p.add_argument("--fast", action="store_true", help="fast mode: small data, one epoch (also EQCOURSE_FAST=1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    p.add_argument("--save-checkpoints", metavar="DIR", help="save each trained model as DIR/RUN.pt")
+    p.add_argument("--overwrite", action="store_true", help="replace existing checkpoints or JSON")
+    p.set_defaults(func=reproduce)
+    e = sub.add_parser("evaluate", help="re-measure the shipped checkpoints on the test set")
+    e.add_argument("--runs", nargs="+", metavar="RUN")
+    e.add_argument("--checkpoints", default=str(CHECKPOINT_DIR), metavar="DIR")
+    e.add_argument("--fast", action="store_true", help="2,000 test digits instead of 10,000")
+    e.add_argument("--json", metavar="PATH")
+    e.add_argument("--overwrite", action="store_true")
+    e.set_defaults(func=evaluate)
+    args = parser.parse_args(argv)
+    if getattr(args, "epochs", None) is not None and args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer; got {args.epochs}")
+    args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

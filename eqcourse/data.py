@@ -1,0 +1,140 @@
+"""MNIST from the IDX files shipped in ``data/MNIST/raw/``, checked byte for byte.
+
+Pixels are scaled to [0, 1] and nothing else (the source's ``ToTensor`` only). A torchvision
+download is used only when the caller asks for it with ``download=True``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import TensorDataset
+
+from eqcourse.groups import C4
+
+__all__ = [
+    "DATA_DIR",
+    "MNISTDataError",
+    "load_mnist",
+    "rotated",
+    "subset",
+    "rotate_by_angle",
+]
+
+#: Where the shipped files live; ``EQCOURSE_DATA`` points elsewhere.
+DATA_DIR = Path(os.environ.get("EQCOURSE_DATA", Path(__file__).resolve().parent.parent / "data"))
+
+# file name -> (uncompressed bytes, MD5 of the uncompressed bytes)
+FILES = {
+    "train-images-idx3-ubyte.gz": (47_040_016, "6bbc9ace898e44ae57da46a324031adb"),
+    "train-labels-idx1-ubyte.gz": (60_008, "a25bea736e30d166cdddb491f175f624"),
+    "t10k-images-idx3-ubyte.gz": (7_840_016, "2646ac647ad5339dbf082846283269ea"),
+    "t10k-labels-idx1-ubyte.gz": (10_008, "27ae3e4e09519cfbb04c329615203637"),
+}
+SPLITS = {"train": "train", "test": "t10k"}
+
+
+class MNISTDataError(RuntimeError):
+    """A shipped MNIST file is missing or does not match its checksum."""
+
+
+def _restore_hint(path: Path) -> str:
+    return (
+        f"Restore it with `git checkout -- {path.parent}` from the course repository, or call "
+        "load_mnist(..., download=True) to fetch MNIST with torchvision (needs the network)."
+    )
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read one gzip-compressed IDX file, checking size and MD5 of the uncompressed bytes."""
+    path = Path(path)
+    if not path.is_file():
+        raise MNISTDataError(f"MNIST file {path} is missing. {_restore_hint(path)}")
+    try:
+        raw = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError) as err:
+        raise MNISTDataError(f"MNIST file {path} is not a valid gzip file ({err}). {_restore_hint(path)}") from err
+    size, md5 = FILES.get(path.name, (None, None))
+    digest = hashlib.md5(raw).hexdigest()
+    if md5 is not None and (len(raw) != size or digest != md5):
+        raise MNISTDataError(
+            f"MNIST file {path} is corrupt: its uncompressed bytes have MD5 {digest} "
+            f"({len(raw):,} bytes), expected {md5} ({size:,} bytes). {_restore_hint(path)}"
+        )
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+@lru_cache(maxsize=4)
+def _load_uint8(split: str, root: str) -> tuple[torch.Tensor, torch.Tensor]:
+    raw = Path(root) / "MNIST" / "raw"
+    prefix = SPLITS[split]
+    images = read_idx(raw / f"{prefix}-images-idx3-ubyte.gz")
+    labels = read_idx(raw / f"{prefix}-labels-idx1-ubyte.gz")
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
+
+
+def _download(split: str, root: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    from torchvision.datasets import MNIST  # only on request: the course runs offline
+
+    ds = MNIST(str(root / "download"), train=split == "train", download=True)
+    return ds.data, ds.targets.long()
+
+
+def load_mnist(split: str = "train", root: str | Path | None = None, download: bool = False) -> TensorDataset:
+    """MNIST ``split`` ("train" or "test") as images ``(N, 1, 28, 28)`` in [0, 1] and labels.
+
+    ``download=True`` falls back to torchvision's download when the shipped files are missing.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {sorted(SPLITS)}; got {split!r}.")
+    root = Path(root) if root is not None else DATA_DIR
+    try:
+        images, labels = _load_uint8(split, str(root))
+    except MNISTDataError:
+        if not download:
+            raise
+        images, labels = _download(split, root)
+    return TensorDataset(images.unsqueeze(1).float().div_(255.0), labels)
+
+
+def subset(dataset: TensorDataset, n: int, seed: int = 0) -> TensorDataset:
+    """``n`` examples drawn without replacement, the same ones for the same seed."""
+    total = len(dataset)
+    if not 0 < n <= total:
+        raise ValueError(f"n must be between 1 and {total} (the dataset's size); got {n}.")
+    idx = torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n]
+    return TensorDataset(*(t[idx] for t in dataset.tensors))
+
+
+def rotated(dataset: TensorDataset, k: int) -> TensorDataset:
+    """A copy of ``dataset`` with every image rotated by ``90 * k`` degrees."""
+    images, labels = dataset.tensors
+    return TensorDataset(C4.act_on_image(k % 4, images), labels)
+
+
+def rotate_by_angle(x: torch.Tensor, degrees: float) -> torch.Tensor:
+    """Rotate images ``(B, C, H, W)`` counter-clockwise by any angle about their centre.
+
+    Multiples of 90 degrees use ``torch.rot90`` (exact); other angles use bilinear
+    interpolation with zeros outside the image, so a little blur is part of the result.
+    """
+    from eqcourse.checks import check_images
+
+    check_images(x, name="x")
+    quarter = degrees / 90.0
+    if float(quarter).is_integer():
+        return torch.rot90(x, int(quarter) % 4, dims=(-2, -1))
+    theta = torch.deg2rad(torch.tensor(float(degrees), dtype=x.dtype))
+    c, s = torch.cos(theta), torch.sin(theta)
+    # affine_grid maps output coordinates to input ones; y points down, hence the signs
+    affine = torch.stack([torch.stack([c, -s, torch.zeros(())]), torch.stack([s, c, torch.zeros(())])])
+    grid = torch.nn.functional.affine_grid(affine.expand(len(x), 2, 3), list(x.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

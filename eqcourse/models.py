@@ -1,0 +1,171 @@
+"""The course's models, from the plain CNN of the source to true group convolution networks.
+
+* ``SimpleCNN``: the source's plain CNN (13,978 parameters).
+* ``EqCNN``: the source's four-copy network (7,834 parameters, not "the same" as SimpleCNN).
+* ``MatchedEqCNN``: SimpleCNN's own layers run on the four copies (13,978 parameters).
+* ``P4CNN`` / ``P4MCNN``: lifting + group convolutions for C4 / D4 (within 13,978 parameters).
+
+All take MNIST batches ``(B, 1, 28, 28)`` in [0, 1] and return logits ``(B, 10)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from eqcourse.checks import check_images
+from eqcourse.groups import C4, D4, Group
+from eqcourse.nn import GroupConv2d, InvariantHead, LiftingConv2d, SpatialMaxPool
+
+__all__ = [
+    "SimpleCNN",
+    "EqCNN",
+    "MatchedEqCNN",
+    "P4CNN",
+    "P4MCNN",
+    "MODELS",
+    "build_model",
+    "count_parameters",
+]
+
+
+def count_parameters(model: nn.Module) -> int:
+    """The number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+class SimpleCNN(nn.Module):
+    """The source's plain CNN: three convolutions with SiLU, two 2x2 max pools, one linear layer."""
+
+    group: Group | None = None  # no symmetry is built in
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cl1 = nn.Conv2d(1, 8, kernel_size=3, padding=1)
+        self.max_1 = nn.MaxPool2d(2)
+        self.cl2 = nn.Conv2d(8, 16, kernel_size=3, padding=1)
+        self.max_2 = nn.MaxPool2d(2)
+        self.cl3 = nn.Conv2d(16, 16, kernel_size=7)
+        self.dense = nn.Linear(16, 10)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, 1, 28, 28)`` -> ``(N, 16)``, before the linear layer."""
+        x = self.max_1(F.silu(self.cl1(x)))
+        x = self.max_2(F.silu(self.cl2(x)))
+        return F.silu(self.cl3(x)).flatten(1)  # flatten(1), not squeeze(): safe at batch size 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_images(x, channels=1, size=28)
+        return self.dense(self.features(x))
+
+
+class EqCNN(nn.Module):
+    """The source's EqCNN: one stack of Conv3d (1, k, k) layers over the four rotated copies.
+
+    The copies live on a group axis of size 4; a max over that axis at the end makes the logits
+    invariant. ``fold_copies=True`` runs the same weights with the copies folded into the batch
+    (``F.conv2d``), which computes the same numbers; the benchmark picks the faster one.
+    """
+
+    group: Group = C4
+
+    def __init__(self, fold_copies: bool = True) -> None:
+        super().__init__()
+        self.fold_copies = fold_copies
+        self.cl1 = nn.Conv3d(1, 8, kernel_size=(1, 3, 3))
+        self.max_1 = nn.MaxPool3d(kernel_size=(1, 2, 2))
+        self.cl2 = nn.Conv3d(8, 16, kernel_size=(1, 3, 3))
+        self.max_2 = nn.MaxPool3d(kernel_size=(1, 2, 2))
+        self.cl3 = nn.Conv3d(16, 16, kernel_size=(1, 5, 5))
+        self.dense = nn.Linear(16, 10)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, 28, 28)`` -> the four copies' features ``(B, 16, 4)``."""
+        stack = C4.orbit(x)  # (B, 1, 4, 28, 28): x, r·x, r²·x, r³·x
+        if not self.fold_copies:
+            y = self.max_1(F.silu(self.cl1(stack)))
+            y = self.max_2(F.silu(self.cl2(y)))
+            return F.silu(self.cl3(y)).flatten(2)
+        b = len(x)
+        y = stack.transpose(1, 2).flatten(0, 1)  # (4B, 1, 28, 28)
+        y = F.max_pool2d(F.silu(F.conv2d(y, self.cl1.weight[:, :, 0], self.cl1.bias)), 2)
+        y = F.max_pool2d(F.silu(F.conv2d(y, self.cl2.weight[:, :, 0], self.cl2.bias)), 2)
+        y = F.silu(F.conv2d(y, self.cl3.weight[:, :, 0], self.cl3.bias))  # (4B, 16, 1, 1)
+        return y.reshape(b, 4, -1).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_images(x, channels=1, size=28)
+        return self.dense(self.features(x).amax(dim=2))
+
+
+class MatchedEqCNN(SimpleCNN):
+    """SimpleCNN's own layers run on the four rotated copies, max over copies: 13,978 parameters."""
+
+    group: Group = C4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_images(x, channels=1, size=28)
+        copies = C4.orbit(x).transpose(1, 2).flatten(0, 1)  # (4B, 1, 28, 28)
+        features = self.features(copies).unflatten(0, (len(x), 4))  # (B, 4, 16)
+        return self.dense(features.amax(dim=1))
+
+
+class GroupCNN(nn.Module):
+    """Lift, then group convolutions, with SiLU and 2x2 pools, then an invariant head.
+
+    28 -> 28 (lift, pad 1) -> 14 -> 14 (group conv, pad 1) -> 7 -> 7 (group conv, pad 1).
+    Every pooled size is even, every kernel odd: the network is exactly invariant under its group.
+    """
+
+    def __init__(self, group: Group, channels: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.group = group
+        c1, c2, c3 = channels
+        self.lift = LiftingConv2d(1, c1, 3, padding=1, group=group)
+        self.gconv1 = GroupConv2d(c1, c2, 3, padding=1, group=group)
+        self.gconv2 = GroupConv2d(c2, c3, 3, padding=1, group=group)
+        self.pool = SpatialMaxPool(2)
+        self.head = InvariantHead(c3, 10)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, 28, 28)`` -> the last group feature map ``(B, C, G, 7, 7)``."""
+        x = self.pool(F.silu(self.lift(x)))
+        x = self.pool(F.silu(self.gconv1(x)))
+        return F.silu(self.gconv2(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_images(x, channels=1, size=28)
+        return self.head(self.features(x))
+
+
+class P4CNN(GroupCNN):
+    """A C4 group convolution network within SimpleCNN's parameter budget."""
+
+    def __init__(self) -> None:
+        super().__init__(C4, (8, 16, 14))
+
+
+class P4MCNN(GroupCNN):
+    """A D4 (rotations and flips) group convolution network within SimpleCNN's budget."""
+
+    def __init__(self) -> None:
+        super().__init__(D4, (6, 11, 10))
+
+
+MODELS: dict[str, Callable[[], nn.Module]] = {
+    "simple_cnn": SimpleCNN,
+    "eq_cnn": EqCNN,
+    "matched_eq_cnn": MatchedEqCNN,
+    "p4_cnn": P4CNN,
+    "p4m_cnn": P4MCNN,
+}
+
+
+def build_model(name: str) -> nn.Module:
+    """A fresh model by its registry name, e.g. ``build_model("eq_cnn")``."""
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; known models: {', '.join(MODELS)}.")
+    return MODELS[name]()

@@ -1,0 +1,195 @@
+"""Equivariant layers: lift images to the group, convolve on the group, pool the group away.
+
+Every convolution here rotates its *kernel*, never the feature maps: the layer expands its
+parameters into one bank of transformed kernels in ``forward`` and makes a single
+``F.conv2d`` call with the group axis folded into the channels (DESIGN.md). Under
+``torch.no_grad`` the bank is cached and rebuilt whenever a parameter changes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from eqcourse.checks import check_group_map, check_images
+from eqcourse.groups import C4, Group
+
+__all__ = [
+    "rotate_kernel",
+    "lifting_bank",
+    "group_bank",
+    "LiftingConv2d",
+    "GroupConv2d",
+    "GroupMaxPool",
+    "SpatialMaxPool",
+    "InvariantHead",
+]
+
+
+def rotate_kernel(w: torch.Tensor, g: int, group: Group = C4) -> torch.Tensor:
+    """The kernel ``w (..., k, k)`` transformed by the group element g."""
+    return group.act_on_image(g, w)
+
+
+def lifting_bank(weight: torch.Tensor, group: Group = C4) -> torch.Tensor:
+    """``(C_out, C_in, k, k)`` -> ``(C_out * G, C_in, k, k)``: every kernel once per element g."""
+    c_out, c_in, k, _ = weight.shape
+    bank = torch.stack([group.transform(g, weight) for g in group.elements], dim=1)
+    return bank.reshape(c_out * group.order, c_in, k, k)
+
+
+def group_bank(weight: torch.Tensor, group: Group = C4) -> torch.Tensor:
+    """``(C_out, C_in, G, k, k)`` -> ``(C_out * G, C_in * G, k, k)``.
+
+    Output element g uses every kernel transformed by g in space *and* read from the group
+    axis at g⁻¹h (for C4: rolled by g), so that ``[g, h]`` holds ``g·w[g⁻¹h]``.
+    """
+    c_out, c_in, n, k, _ = weight.shape
+    bank = torch.stack([group.transform(g, weight[:, :, group.permutation(g)]) for g in group.elements], dim=1)
+    return bank.reshape(c_out * n, c_in * n, k, k)
+
+
+class _BankConv(nn.Module):
+    """Shared machinery: parameters, initialisation, the cached bank, the one conv2d call."""
+
+    def __init__(self, weight_shape: tuple[int, ...], fan_in: int, bias: bool, padding: int, group: Group):
+        super().__init__()
+        if any(not isinstance(s, int) or s < 1 for s in weight_shape):
+            raise ValueError(f"channels and kernel_size must be positive integers; got {weight_shape}.")
+        if weight_shape[-1] % 2 == 0:
+            raise ValueError(
+                f"kernel_size must be odd so that the kernel has a centre pixel and rotating it "
+                f"commutes with the convolution; got {weight_shape[-1]}."
+            )
+        self.group = group
+        self.padding = padding
+        self.weight = nn.Parameter(torch.empty(weight_shape))
+        self.bias = nn.Parameter(torch.empty(weight_shape[0])) if bias else None
+        bound = 1 / math.sqrt(fan_in)  # PyTorch's default for Conv2d, with the group in the fan-in
+        nn.init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            nn.init.uniform_(self.bias, -bound, bound)
+        self._cache: tuple[tuple, torch.Tensor, torch.Tensor | None] | None = None
+
+    def build_bank(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _key(self) -> tuple:
+        return tuple((p.data_ptr(), p._version) for p in self.parameters())
+
+    def bank(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The expanded kernels and bias; cached only where no gradient is being recorded."""
+        bias = None if self.bias is None else self.bias.repeat_interleave(self.group.order)
+        if torch.is_grad_enabled() and self.weight.requires_grad:
+            self._cache = None
+            return self.build_bank(), bias
+        key = self._key()
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, self.build_bank().detach(), None if bias is None else bias.detach())
+        return self._cache[1], self._cache[2]
+
+    def _conv(self, x: torch.Tensor) -> torch.Tensor:
+        weight, bias = self.bank()
+        y = F.conv2d(x, weight, bias, padding=self.padding)
+        return y.unflatten(1, (-1, self.group.order))  # (B, C_out, G, H, W)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{tuple(self.weight.shape)}, group={self.group.name}, padding={self.padding}, bias={self.bias is not None}"
+        )
+
+
+class LiftingConv2d(_BankConv):
+    """Images ``(B, C_in, H, W)`` -> group feature maps ``(B, C_out, G, H', W')``.
+
+    Output element g is the convolution with the kernel transformed by g: the kernel rotates.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        padding: int = 0,
+        bias: bool = True,
+        group: Group = C4,
+    ):
+        super().__init__(
+            (out_channels, in_channels, kernel_size, kernel_size), in_channels * kernel_size**2, bias, padding, group
+        )
+        self.in_channels, self.out_channels = in_channels, out_channels
+
+    def build_bank(self) -> torch.Tensor:
+        return lifting_bank(self.weight, self.group)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_images(x, channels=self.in_channels, name="input to LiftingConv2d")
+        return self._conv(x)
+
+
+class GroupConv2d(_BankConv):
+    """Group feature maps ``(B, C_in, G, H, W)`` -> ``(B, C_out, G, H', W')``.
+
+    Each kernel is rotated in space and shifted along the group axis, once per element g.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        padding: int = 0,
+        bias: bool = True,
+        group: Group = C4,
+    ):
+        n = group.order
+        super().__init__(
+            (out_channels, in_channels, n, kernel_size, kernel_size),
+            in_channels * n * kernel_size**2,
+            bias,
+            padding,
+            group,
+        )
+        self.in_channels, self.out_channels = in_channels, out_channels
+
+    def build_bank(self) -> torch.Tensor:
+        return group_bank(self.weight, self.group)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_group_map(x, self.group.order, self.in_channels, name="input to GroupConv2d")
+        return self._conv(x.flatten(1, 2))
+
+
+class SpatialMaxPool(nn.Module):
+    """2x2 max pooling of every map of a group feature map (exact only on even sizes)."""
+
+    def __init__(self, kernel_size: int = 2):
+        super().__init__()
+        self.kernel_size = kernel_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.max_pool2d(x.flatten(1, 2), self.kernel_size).unflatten(1, x.shape[1:3])
+
+
+class GroupMaxPool(nn.Module):
+    """Max over the group axis: ``(B, C, G, H, W)`` -> ``(B, C, H, W)``, invariant in g."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 5:
+            raise ValueError(f"GroupMaxPool expects (B, C, G, H, W); got shape {tuple(x.shape)}.")
+        return x.amax(dim=2)
+
+
+class InvariantHead(nn.Module):
+    """Group max, then global spatial max, then a linear classifier: invariant logits."""
+
+    def __init__(self, in_channels: int, num_classes: int = 10):
+        super().__init__()
+        self.pool = GroupMaxPool()
+        self.linear = nn.Linear(in_channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.pool(x).amax(dim=(-2, -1)))

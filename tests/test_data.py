@@ -1,0 +1,72 @@
+import gzip
+import shutil
+
+import pytest
+import torch
+
+from eqcourse.data import DATA_DIR, FILES, MNISTDataError, load_mnist, read_idx, rotate_by_angle, rotated, subset
+
+
+def test_shipped_files_match_their_md5():
+    for name, (size, _) in FILES.items():
+        array = read_idx(DATA_DIR / "MNIST" / "raw" / name)  # raises on any MD5 mismatch
+        assert array.nbytes + (16 if "images" in name else 8) == size
+
+
+def test_splits_have_the_mnist_shapes_and_range():
+    train, test = load_mnist("train"), load_mnist("test")
+    assert train.tensors[0].shape == (60000, 1, 28, 28) and test.tensors[0].shape == (10000, 1, 28, 28)
+    x = test.tensors[0]
+    assert x.dtype == torch.float32 and x.min() == 0 and x.max() == 1
+    assert sorted(test.tensors[1].unique().tolist()) == list(range(10))
+
+
+def test_missing_file_names_it_and_says_how_to_restore(tmp_path):
+    with pytest.raises(MNISTDataError, match=r"t10k-images-idx3-ubyte.gz is missing.*git checkout"):
+        load_mnist("test", root=tmp_path)
+
+
+def test_corrupt_file_is_caught_by_md5(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(DATA_DIR / "MNIST" / "raw" / name, raw / name)
+    data = bytearray(gzip.decompress((raw / "t10k-labels-idx1-ubyte.gz").read_bytes()))
+    data[100] = (data[100] + 1) % 10  # one wrong label
+    (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes(data)))
+    with pytest.raises(MNISTDataError, match=r"t10k-labels-idx1-ubyte.gz is corrupt.*expected 27ae3e4e"):
+        load_mnist("test", root=tmp_path)
+
+
+def test_truncated_gzip_is_a_clear_error(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "t10k-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(MNISTDataError, match="not a valid gzip file"):
+        load_mnist("test", root=tmp_path)
+
+
+def test_unknown_split():
+    with pytest.raises(ValueError, match="split must be one of"):
+        load_mnist("validation")
+
+
+def test_subset_is_seeded_and_checked():
+    test = load_mnist("test")
+    a, b = subset(test, 10, seed=3), subset(test, 10, seed=3)
+    assert torch.equal(a.tensors[1], b.tensors[1]) and len(a) == 10
+    with pytest.raises(ValueError, match="between 1 and 10000"):
+        subset(test, 0)
+
+
+def test_rotated_split_and_angles_agree_with_rot90():
+    test = subset(load_mnist("test"), 8)
+    assert torch.equal(rotated(test, 1).tensors[0], torch.rot90(test.tensors[0], 1, dims=(-2, -1)))
+    x = test.tensors[0]
+    assert torch.equal(rotate_by_angle(x, 90.0), torch.rot90(x, 1, dims=(-2, -1)))
+    # interpolation just off 90 degrees is close to the exact rotation: same direction
+    near = rotate_by_angle(x, 89.0)
+    assert (near - torch.rot90(x, 1, dims=(-2, -1))).abs().mean() < (
+        near - torch.rot90(x, 3, dims=(-2, -1))
+    ).abs().mean()
+    assert (rotate_by_angle(x, 1.0) - x).abs().mean() < 0.05

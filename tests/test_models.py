@@ -1,0 +1,76 @@
+import pytest
+import torch
+
+from eqcourse.equivariance import invariance_error
+from eqcourse.groups import C4, D4
+from eqcourse.models import MODELS, EqCNN, build_model, count_parameters
+
+INVARIANT = ["eq_cnn", "matched_eq_cnn", "p4_cnn", "p4m_cnn"]
+
+
+def test_parameter_counts_match_the_source_and_the_budget():
+    assert count_parameters(build_model("simple_cnn")) == 13_978
+    assert count_parameters(build_model("eq_cnn")) == 7_834  # not "the same" as SimpleCNN
+    assert count_parameters(build_model("matched_eq_cnn")) == 13_978
+    assert count_parameters(build_model("p4_cnn")) <= 13_978
+    assert count_parameters(build_model("p4m_cnn")) <= 13_978
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("batch", [1, 3, 64])
+def test_every_model_runs_at_every_batch_size(name, batch):
+    out = build_model(name)(torch.rand(batch, 1, 28, 28))
+    assert out.shape == (batch, 10)  # batch size 1 included: no squeeze() bug
+
+
+@pytest.mark.parametrize("name", INVARIANT)
+@pytest.mark.parametrize("batch", [1, 3, 64])
+def test_equivariant_models_are_invariant(name, batch):
+    model = build_model(name).eval()
+    x = torch.rand(batch, 1, 28, 28)
+    group = D4 if name == "p4m_cnn" else C4
+    errors = invariance_error(model, x, group, relative=True)
+    assert len(errors) == group.order - 1
+    assert max(errors.values()) < 1e-5, errors
+
+
+def test_simple_cnn_is_not_invariant(test_digits):
+    model = build_model("simple_cnn").eval()
+    errors = invariance_error(model, test_digits.tensors[0][:64], C4, relative=True)
+    assert min(errors.values()) > 1e-2, errors  # three orders of magnitude above the equivariant models
+
+
+def test_eqcnn_conv3d_and_folded_copies_agree():
+    a, b = EqCNN(fold_copies=False), EqCNN(fold_copies=True)
+    b.load_state_dict(a.state_dict())
+    x = torch.rand(5, 1, 28, 28)
+    assert torch.allclose(a(x), b(x), atol=1e-6)
+
+
+def test_eqcnn_rotating_the_input_rolls_the_copies():
+    model = EqCNN()
+    x = torch.rand(2, 1, 28, 28)
+    f, f_rot = model.features(x), model.features(torch.rot90(x, 1, dims=(-2, -1)))
+    assert torch.allclose(f_rot, torch.roll(f, -1, dims=2), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "x, error, match",
+    [
+        (torch.rand(2, 1, 28, 27), ValueError, "square"),
+        (torch.rand(2, 3, 28, 28), ValueError, "1 channel"),
+        (torch.rand(1, 28, 28), ValueError, r"unsqueeze\(0\)"),
+        (torch.randint(0, 255, (2, 1, 28, 28)), TypeError, "floating-point"),
+        (torch.rand(2, 1, 32, 32), ValueError, "28x28"),
+        ([[0.0]], TypeError, "torch.Tensor"),
+    ],
+)
+@pytest.mark.parametrize("name", list(MODELS))
+def test_bad_input_gets_a_clear_error(name, x, error, match):
+    with pytest.raises(error, match=match):
+        build_model(name)(x)
+
+
+def test_unknown_model_lists_the_known_ones():
+    with pytest.raises(KeyError, match="known models: simple_cnn, eq_cnn"):
+        build_model("resnet")
