@@ -23,6 +23,7 @@ __all__ = [
     "group_bank",
     "LiftingConv2d",
     "GroupConv2d",
+    "GroupBatchNorm",
     "GroupMaxPool",
     "SpatialMaxPool",
     "InvariantHead",
@@ -172,6 +173,22 @@ class SpatialMaxPool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.max_pool2d(x.flatten(1, 2), self.kernel_size).unflatten(1, x.shape[1:3])
+
+
+class GroupBatchNorm(nn.BatchNorm3d):
+    """Batch norm for ``(B, C, G, H, W)``: one mean and scale per channel, shared by all g.
+
+    Sharing the statistics across the group axis (and space) is what keeps it equivariant:
+    permuting the group axis or rotating space leaves every channel's statistics unchanged.
+    """
+
+    def __init__(self, channels: int, group: Group = C4):
+        super().__init__(channels)
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_group_map(x, self.group.order, self.num_features, name="input to GroupBatchNorm")
+        return super().forward(x)
 
 
 class GroupMaxPool(nn.Module):

@@ -109,3 +109,14 @@ def test_layers_validate_input():
         enn.LiftingConv2d(1, 2, 3)(torch.randn(1, 2, 8, 8))
     with pytest.raises(ValueError, match="kernel_size must be odd"):
         enn.LiftingConv2d(1, 2, 4)
+
+
+@pytest.mark.parametrize("G", GROUPS, ids=str)
+def test_group_batch_norm_is_equivariant_in_train_and_eval_mode(G):
+    bn = enn.GroupBatchNorm(3, G)
+    f = torch.randn(4, 3, G.order, 6, 6) * 3 + 1
+    assert rel(equivariance_error(bn, f, G, relative=True)) < 1e-5  # train mode: batch statistics
+    bn.eval()
+    assert rel(equivariance_error(bn, f, G, relative=True)) < 1e-5  # eval mode: running statistics
+    with pytest.raises(ValueError, match=r"\(B, C, " + str(G.order)):
+        bn(torch.randn(4, 3, 6, 6))
