@@ -84,7 +84,9 @@ def reproduce(args: argparse.Namespace) -> None:
     if args.json and Path(args.json).exists() and not args.overwrite:
         raise SystemExit(f"error: {args.json} exists; pass --overwrite to replace it.")
     threads = configure_threads()
-    mode = "FAST mode (10,000 training / 2,000 test digits; not the source protocol)" if fast else "full source protocol"
+    mode = "full source protocol"
+    if fast:
+        mode = "FAST mode (10,000 training / 2,000 test digits; not the source protocol)"
     print(
         f"eqcourse reproduce: {mode}; epochs={protocol.epochs}, seed={protocol.seed}, {threads} thread(s)", flush=True
     )

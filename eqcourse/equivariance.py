@@ -25,12 +25,20 @@ def act(group: Group, g: int, x: torch.Tensor) -> torch.Tensor:
     return group.act_on_image(g, x)
 
 
-def _errors(fn: Callable[[int], float], group: Group, elements: Iterable[int] | None) -> dict[int, float]:
-    elements = [g for g in group.elements if g != group.identity] if elements is None else list(elements)
-    return {g: fn(g) for g in elements}
-
-
 @torch.no_grad()
+def _measure(f, x: torch.Tensor, group: Group, elements, relative: bool, act_on_output: bool) -> dict[int, float]:
+    """``{g: max |f(g·x) - g·f(x)|}``, or ``- f(x)`` when the output is not acted on."""
+    y = f(x)
+    scale = (y.abs().max().item() or 1.0) if relative else 1.0
+    if elements is None:
+        elements = [g for g in group.elements if g != group.identity]
+    errors = {}
+    for g in elements:
+        target = act(group, g, y) if act_on_output else y
+        errors[g] = (f(act(group, g, x)) - target).abs().max().item() / scale
+    return errors
+
+
 def invariance_error(
     model: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
@@ -39,12 +47,9 @@ def invariance_error(
     relative: bool = False,
 ) -> dict[int, float]:
     """``{g: max |f(g·x) - f(x)|}`` for every non-identity g (or the given ``elements``)."""
-    y = model(x)
-    scale = y.abs().max().item() if relative else 1.0
-    return _errors(lambda g: (model(act(group, g, x)) - y).abs().max().item() / (scale or 1.0), group, elements)
+    return _measure(model, x, group, elements, relative, act_on_output=False)
 
 
-@torch.no_grad()
 def equivariance_error(
     layer: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
@@ -53,11 +58,7 @@ def equivariance_error(
     relative: bool = False,
 ) -> dict[int, float]:
     """``{g: max |Φ(g·x) - g·Φ(x)|}``; g acts on input and output as their shapes say."""
-    y = layer(x)
-    scale = y.abs().max().item() if relative else 1.0
-    return _errors(
-        lambda g: (layer(act(group, g, x)) - act(group, g, y)).abs().max().item() / (scale or 1.0), group, elements
-    )
+    return _measure(layer, x, group, elements, relative, act_on_output=True)
 
 
 def _assert_small(errors: dict[int, float], tol: float, what: str, group: Group) -> None:

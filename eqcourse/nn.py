@@ -56,20 +56,35 @@ def group_bank(weight: torch.Tensor, group: Group = C4) -> torch.Tensor:
 class _BankConv(nn.Module):
     """Shared machinery: parameters, initialisation, the cached bank, the one conv2d call."""
 
-    def __init__(self, weight_shape: tuple[int, ...], fan_in: int, bias: bool, padding: int, group: Group):
+    #: whether the input carries a group axis (group convolution) or not (lifting convolution)
+    input_has_group_axis: bool = False
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        padding: int = 0,
+        bias: bool = True,
+        group: Group = C4,
+    ):
         super().__init__()
-        if any(not isinstance(s, int) or s < 1 for s in weight_shape):
-            raise ValueError(f"channels and kernel_size must be positive integers; got {weight_shape}.")
-        if weight_shape[-1] % 2 == 0:
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("kernel_size", kernel_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+        if kernel_size % 2 == 0:
             raise ValueError(
                 f"kernel_size must be odd so that the kernel has a centre pixel and rotating it "
-                f"commutes with the convolution; got {weight_shape[-1]}."
+                f"commutes with the convolution; got {kernel_size}."
             )
+        self.in_channels, self.out_channels = in_channels, out_channels
         self.group = group
         self.padding = padding
-        self.weight = nn.Parameter(torch.empty(weight_shape))
-        self.bias = nn.Parameter(torch.empty(weight_shape[0])) if bias else None
-        bound = 1 / math.sqrt(fan_in)  # PyTorch's default for Conv2d, with the group in the fan-in
+        group_axis = (group.order,) if self.input_has_group_axis else ()
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *group_axis, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        fan_in = self.weight[0].numel()  # PyTorch's default for Conv2d, with the group axis in the fan-in
+        bound = 1 / math.sqrt(fan_in)
         nn.init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
             nn.init.uniform_(self.bias, -bound, bound)
@@ -109,20 +124,6 @@ class LiftingConv2d(_BankConv):
     Output element g is the convolution with the kernel transformed by g: the kernel rotates.
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        padding: int = 0,
-        bias: bool = True,
-        group: Group = C4,
-    ):
-        super().__init__(
-            (out_channels, in_channels, kernel_size, kernel_size), in_channels * kernel_size**2, bias, padding, group
-        )
-        self.in_channels, self.out_channels = in_channels, out_channels
-
     def build_bank(self) -> torch.Tensor:
         return lifting_bank(self.weight, self.group)
 
@@ -137,24 +138,7 @@ class GroupConv2d(_BankConv):
     Each kernel is rotated in space and shifted along the group axis, once per element g.
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        padding: int = 0,
-        bias: bool = True,
-        group: Group = C4,
-    ):
-        n = group.order
-        super().__init__(
-            (out_channels, in_channels, n, kernel_size, kernel_size),
-            in_channels * n * kernel_size**2,
-            bias,
-            padding,
-            group,
-        )
-        self.in_channels, self.out_channels = in_channels, out_channels
+    input_has_group_axis = True
 
     def build_bank(self) -> torch.Tensor:
         return group_bank(self.weight, self.group)

@@ -129,7 +129,10 @@ def augment_batch(x: torch.Tensor, how: str, generator: torch.Generator) -> torc
         return x
     if how == "rot90":
         ks = torch.randint(0, 4, (len(x),), generator=generator)
-        return torch.stack([torch.rot90(img, int(k), dims=(-2, -1)) for img, k in zip(x, ks, strict=True)])
+        out = x.clone()
+        for k in range(1, 4):
+            out[ks == k] = torch.rot90(x[ks == k], k, dims=(-2, -1))
+        return out
     angles = torch.rand(len(x), generator=generator) * 2 * math.pi
     c, s = torch.cos(angles), torch.sin(angles)
     zero = torch.zeros_like(c)

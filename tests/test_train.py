@@ -111,3 +111,17 @@ def test_cli_rejects_unknown_runs():
         [sys.executable, "-m", "eqcourse", "reproduce", "--runs", "vgg"], capture_output=True, text=True
     )
     assert proc.returncode != 0 and "known runs: simple_cnn" in proc.stderr
+
+
+def test_augmentations_rotate_each_digit():
+    from eqcourse.train import augment_batch
+
+    x = load_mnist("test").tensors[0][:16]
+    out = augment_batch(x, "rot90", torch.Generator().manual_seed(0))
+    for img, orig in zip(out, x, strict=True):
+        assert any(torch.equal(img, torch.rot90(orig, k, dims=(-2, -1))) for k in range(4))
+    assert not torch.equal(out, x)  # some were rotated
+    a = augment_batch(x, "angle", torch.Generator().manual_seed(1))
+    b = augment_batch(x, "angle", torch.Generator().manual_seed(1))
+    assert a.shape == x.shape and torch.equal(a, b) and not torch.allclose(a, x)
+    assert augment_batch(x, "none", torch.Generator()) is x
