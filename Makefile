@@ -31,9 +31,9 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q
 
 notebooks: $(STAMP)
-	$(if $(NOTEBOOKS),EQCOURSE_FAST=1 EQCOURSE_PROGRESS=0 MPLBACKEND=Agg $(BIN)/python -m pytest --nbval-lax -q -p no:cacheprovider $(NOTEBOOKS),@echo 'no notebooks yet')
+	$(if $(NOTEBOOKS),EQCOURSE_FAST=1 EQCOURSE_PROGRESS=0 MPLBACKEND=Agg $(OFFLINE) $(BIN)/python -m pytest --nbval-lax -q -p no:cacheprovider $(NOTEBOOKS),@echo 'no notebooks yet')
 
-test: lint unit notebooks
+test: lint unit notebooks e2e
 
 reproduce: $(STAMP)
 	$(BIN)/python -m eqcourse reproduce $(ARGS)
@@ -52,4 +52,28 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/train_step.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache release submitted autograded feedback gradebook.db
+	rm -rf $(VENV) .pytest_cache .ruff_cache release submitted autograded feedback source gradebook.db .nbgrader.log
+
+# --- classroom assignments (nbgrader; owner: assignments helper, see docs/teaching.md) ---
+# Copies notebooks/NN_*.ipynb to source/NN_*/ and writes the student versions to release/NN_*/.
+.PHONY: assignments
+assignments: $(STAMP)
+	$(BIN)/python scripts/assignments.py $(ARGS)
+
+# --- offline runs, browser walkthrough (owner: Binder/e2e helper, see tests/e2e/test_lab.py) ---
+# As root, `notebooks` and `e2e` run in a fresh network namespace with only loopback up: a download
+# hidden anywhere in a notebook fails the run, while kernels still talk to Jupyter over 127.0.0.1.
+OFFLINE = $(if $(filter 0,$(shell id -u)),unshare --net sh -c 'ip link set lo up && exec "$$0" "$$@"')
+E2E_JUNIT := tests/e2e/screenshots/junit.xml
+.PHONY: chromium e2e
+
+# Debian's Chromium for the walkthrough (installed as root when missing; never a downloaded browser).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "note: /usr/bin/chromium missing and not root: the browser walkthrough will be skipped (sudo apt-get install -y chromium)"; fi
+
+# Each notebook once in JupyterLab in headless Chromium: Run All, no errors, widgets live, kernel <= 1 GB.
+e2e: $(STAMP) chromium
+	EQCOURSE_E2E=1 EQCOURSE_FAST=1 EQCOURSE_PROGRESS=0 $(OFFLINE) $(BIN)/python -m pytest tests/e2e/test_lab.py -q -rs -p no:cacheprovider --junitxml=$(E2E_JUNIT)

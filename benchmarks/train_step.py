@@ -1,117 +1,133 @@
-"""Median time of one training step (and one eval step) per model, measured in one run.
+"""Median time of one training step and one eval step per model, measured in one run.
 
-    python benchmarks/train_step.py [--steps 100] [--batch 64] [--models ...] [--e2cnn]
+    python benchmarks/train_step.py [--steps 100] [--warmup 10] [--batch 64] [--threads N]
+                                    [--models NAME ...] [--no-e2cnn]
 
-Models are timed round-robin (one step of each in turn) so that a noisy machine slows all of
-them alike; the figures are medians after warm-up, and the ratio to SimpleCNN is what to read.
+Every model takes one step in turn (round-robin, via ``eqcourse.cost.step_times``) so that a
+noisy, shared machine slows all of them alike; the figures are medians after warm-up and the
+ratio to SimpleCNN is what to read. Eval steps run in eval mode under ``no_grad``, where the
+group layers reuse their cached kernel bank. ``eq_cnn_conv3d`` is the source's Conv3d path of
+EqCNN; ``eq_cnn`` folds the four copies into the batch; the faster of the two is reported.
+When the optional ``e2cnn`` package is installed, the P4CNN architecture built with e2cnn's
+``R2Conv`` (the same regular C4 field counts) is timed alongside.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 
-from eqcourse.models import MODELS, EqCNN, build_model, count_parameters
+from eqcourse.cost import flops_per_image, ratios, step_times
+from eqcourse.equivariance import invariance_error
+from eqcourse.models import MODELS, P4CNN, EqCNN, build_model, count_parameters
 from eqcourse.train import configure_threads
 
 EXTRA = {"eq_cnn_conv3d": lambda: EqCNN(fold_copies=False)}
 
 
 def e2cnn_p4() -> torch.nn.Module | None:
-    """The P4CNN's architecture built with e2cnn's R2Conv (regular C4 fields), if installed."""
+    """P4CNN's architecture built with e2cnn (None if e2cnn is not installed).
+
+    The same layers as ``eqcourse.models.P4CNN``: R2Conv 1 -> 4 regular C4 fields (3x3, pad 1),
+    InnerBatchNorm, SiLU, 2x2 max pool; R2Conv 4 -> 6 (3x3, pad 1), InnerBatchNorm, SiLU, pool;
+    R2Conv 6 -> 10 (7x7), InnerBatchNorm, SiLU; group pooling (max over the 4 rotations), global
+    spatial max, Linear 10 -> 10. e2cnn has no SiLU module; SiLU is applied pointwise to the
+    tensor, which is equivariant for regular fields (it commutes with permuting them).
+    """
     try:
         from e2cnn import gspaces
         from e2cnn import nn as enn
     except ImportError:
         return None
-    from eqcourse.models import P4CNN
 
     c1, c2, c3 = P4CNN.CHANNELS
     space = gspaces.Rot2dOnR2(N=4)
-    fields = [enn.FieldType(space, [space.trivial_repr])] + [
-        enn.FieldType(space, c * [space.regular_repr]) for c in (c1, c2, c3)
-    ]
+    image = enn.FieldType(space, [space.trivial_repr])
+    t1, t2, t3 = (enn.FieldType(space, c * [space.regular_repr]) for c in (c1, c2, c3))
 
-    class E2P4(torch.nn.Module):
-        def __init__(self):
+    class E2P4CNN(torch.nn.Module):
+        def __init__(self) -> None:
             super().__init__()
-            self.input_type = fields[0]
-            self.body = enn.SequentialModule(
-                enn.R2Conv(fields[0], fields[1], 3, padding=1),
-                enn.ELU(fields[1]),  # pointwise, like SiLU
-                enn.PointwiseMaxPool(fields[1], 2),
-                enn.R2Conv(fields[1], fields[2], 3, padding=1),
-                enn.ELU(fields[2]),
-                enn.PointwiseMaxPool(fields[2], 2),
-                enn.R2Conv(fields[2], fields[3], 3, padding=1),
-                enn.ELU(fields[3]),
-                enn.GroupPooling(fields[3]),
-            )
+            self.input_type = image
+            self.conv1, self.bn1 = enn.R2Conv(image, t1, 3, padding=1), enn.InnerBatchNorm(t1)
+            self.conv2, self.bn2 = enn.R2Conv(t1, t2, 3, padding=1), enn.InnerBatchNorm(t2)
+            self.conv3, self.bn3 = enn.R2Conv(t2, t3, 7), enn.InnerBatchNorm(t3)
+            self.pool1, self.pool2 = enn.PointwiseMaxPool(t1, 2), enn.PointwiseMaxPool(t2, 2)
+            self.group_pool = enn.GroupPooling(t3)
             self.linear = torch.nn.Linear(c3, 10)
 
-        def forward(self, x):
-            y = self.body(enn.GeometricTensor(x, self.input_type)).tensor
-            return self.linear(y.amax(dim=(-2, -1)))
+        @staticmethod
+        def silu(x):
+            return enn.GeometricTensor(F.silu(x.tensor), x.type)
 
-    return E2P4()
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = enn.GeometricTensor(x, self.input_type)
+            y = self.pool1(self.silu(self.bn1(self.conv1(y))))
+            y = self.pool2(self.silu(self.bn2(self.conv2(y))))
+            y = self.group_pool(self.silu(self.bn3(self.conv3(y))))
+            return self.linear(y.tensor.amax(dim=(-2, -1)))
+
+    return E2P4CNN()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=100, help="timed steps per model (after warm-up)")
-    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=100, help="timed steps per model after warm-up (>= 100)")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed rounds first")
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--models", nargs="+", default=[*MODELS, *EXTRA])
-    parser.add_argument("--e2cnn", action="store_true", help="add the same C4 model built with e2cnn")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the CPUs available)")
+    parser.add_argument("--models", nargs="+", default=[*MODELS, *EXTRA], choices=[*MODELS, *EXTRA])
+    parser.add_argument("--no-e2cnn", action="store_true", help="leave out the e2cnn model even if installed")
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     threads = configure_threads()
     torch.manual_seed(0)
-    models = {name: (EXTRA[name] if name in EXTRA else lambda n=name: build_model(n))() for name in args.models}
-    if args.e2cnn:
+    models = {name: EXTRA[name]() if name in EXTRA else build_model(name) for name in args.models}
+    if "simple_cnn" not in models:
+        parser.error("the ratios are to simple_cnn: keep it in --models")
+    if not args.no_e2cnn:
         model = e2cnn_p4()
         if model is None:
-            print("e2cnn is not installed (pip install e2cnn); skipping it")
+            print("e2cnn is not installed (pip install e2cnn, optional); timing eqcourse's models only")
         else:
             models["e2cnn_p4"] = model
-    x, y = torch.rand(args.batch, 1, 28, 28), torch.randint(0, 10, (args.batch,))
-    optimizers = {n: torch.optim.AdamW(m.parameters(), lr=5e-4) for n, m in models.items()}
 
-    def train_step(name):
-        loss = F.cross_entropy(models[name](x), y)
-        optimizers[name].zero_grad()
-        loss.backward()
-        optimizers[name].step()
-
-    def eval_step(name):
-        with torch.no_grad():
-            models[name](x)
-
-    results = {}
-    for kind, step in (("train", train_step), ("eval", eval_step)):
-        for m in models.values():
-            m.train(kind == "train")
-        times = {n: [] for n in models}
-        for i in range(args.warmup + args.steps):
-            for name in models:
-                start = time.perf_counter()
-                step(name)
-                if i >= args.warmup:
-                    times[name].append(time.perf_counter() - start)
-        results[kind] = {n: statistics.median(t) for n, t in times.items()}
-
-    base_train, base_eval = results["train"]["simple_cnn"], results["eval"]["simple_cnn"]
-    print(f"batch {args.batch}, {threads} thread(s), medians over {args.steps} steps after {args.warmup} warm-up")
-    print(f"{'model':16s} {'params':>7s} {'train ms':>9s} {'x simple':>9s} {'eval ms':>8s} {'x simple':>9s}")
+    x = torch.rand(8, 1, 28, 28)
+    print("relative invariance error under C4 (eval mode, max over r1..r3), a check that each model is what it says:")
     for name, model in models.items():
-        tr, ev = results["train"][name], results["eval"][name]
+        err = max(invariance_error(model.eval(), x, relative=True).values())
+        print(f"  {name:16s} {err:.1e}")
+
+    times = step_times(models, batch=args.batch, steps=args.steps, warmup=args.warmup)
+    train_ratio, eval_ratio = ratios(times["train"]), ratios(times["eval"])
+    print(
+        f"\nbatch {args.batch}, {threads} thread(s), medians over {args.steps} steps after {args.warmup} "
+        "warm-up rounds, round-robin"
+    )
+    header = (
+        f"{'model':16s} {'params':>7s} {'MACs/img':>10s} {'train ms':>9s} {'x simple':>9s} "
+        f"{'eval ms':>8s} {'x simple':>9s}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, model in models.items():
+        tr, ev = times["train"][name], times["eval"][name]
         print(
-            f"{name:16s} {count_parameters(model):7,d} {tr * 1e3:9.2f} {tr / base_train:9.2f} "
-            f"{ev * 1e3:8.2f} {ev / base_eval:9.2f}"
+            f"{name:16s} {count_parameters(model):7,d} {flops_per_image(model):10,d} {tr * 1e3:9.2f} "
+            f"{train_ratio[name]:9.2f} {ev * 1e3:8.2f} {eval_ratio[name]:9.2f}"
         )
+    if {"eq_cnn", "eq_cnn_conv3d"} <= models.keys():
+        fast = min(("eq_cnn", "eq_cnn_conv3d"), key=lambda n: times["train"][n])
+        print(f"\nEqCNN's faster implementation by train step here: {fast} ({train_ratio[fast]:.2f}x SimpleCNN)")
+    if "p4_cnn" in models:
+        print(f"P4CNN train step {train_ratio['p4_cnn']:.2f}x SimpleCNN (target <= 2.5x)")
+        print(f"P4CNN eval step (cached bank) {eval_ratio['p4_cnn']:.2f}x SimpleCNN (target <= 2x)")
+        if "e2cnn_p4" in models:
+            rel = times["train"]["e2cnn_p4"] / times["train"]["p4_cnn"]
+            print(f"e2cnn P4 train step / P4CNN train step = {rel:.2f} (target >= 1: P4CNN not slower)")
 
 
 if __name__ == "__main__":

@@ -88,9 +88,17 @@ def _download(split: str, root: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return ds.data, ds.targets.long()
 
 
-def load_mnist(split: str = "train", root: str | Path | None = None, download: bool = False) -> TensorDataset:
+def load_mnist(
+    split: str = "train",
+    size: int | None = None,
+    seed: int = 0,
+    root: str | Path | None = None,
+    download: bool = False,
+) -> TensorDataset:
     """MNIST ``split`` ("train" or "test") as images ``(N, 1, 28, 28)`` in [0, 1] and labels.
 
+    ``size`` keeps a seeded random subset (the same digits as ``subset(load_mnist(split), size,
+    seed)``) without building the whole split in floating point first: a small memory footprint.
     ``download=True`` falls back to torchvision's download when the shipped files are missing.
     """
     if split not in SPLITS:
@@ -102,15 +110,21 @@ def load_mnist(split: str = "train", root: str | Path | None = None, download: b
         if not download:
             raise
         images, labels = _download(split, root)
+    if size is not None:
+        idx = _subset_indices(len(labels), size, seed)
+        images, labels = images[idx], labels[idx]
     return TensorDataset(images.unsqueeze(1).float().div_(255.0), labels)
+
+
+def _subset_indices(total: int, n: int, seed: int) -> torch.Tensor:
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= total:
+        raise ValueError(f"the subset size must be an integer between 1 and {total} (the split's size); got {n!r}.")
+    return torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n]
 
 
 def subset(dataset: TensorDataset, n: int, seed: int = 0) -> TensorDataset:
     """``n`` examples drawn without replacement, the same ones for the same seed."""
-    total = len(dataset)
-    if not 0 < n <= total:
-        raise ValueError(f"n must be between 1 and {total} (the dataset's size); got {n}.")
-    idx = torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n]
+    idx = _subset_indices(len(dataset), n, seed)
     return TensorDataset(*(t[idx] for t in dataset.tensors))
 
 

@@ -273,11 +273,13 @@ def run(
         raise KeyError(f"unknown run {name!r}; known runs: {', '.join(RUNS)}.")
     model_name, augment = RUNS[name]
     protocol = Protocol(**{**asdict(protocol), "augment": augment})
-    train_set = load_mnist("train") if train_set is None else train_set
-    test_set = load_mnist("test") if test_set is None else test_set
-    if protocol.train_size:
+    if train_set is None:
+        train_set = load_mnist("train", protocol.train_size, seed=protocol.seed)
+    elif protocol.train_size:
         train_set = subset(train_set, protocol.train_size, seed=protocol.seed)
-    if protocol.test_size:
+    if test_set is None:
+        test_set = load_mnist("test", protocol.test_size, seed=protocol.seed)
+    elif protocol.test_size:
         test_set = subset(test_set, protocol.test_size, seed=protocol.seed)
     set_seed(protocol.seed)
     model = build_model(model_name)

@@ -57,6 +57,9 @@ def test_subset_is_seeded_and_checked():
     assert torch.equal(a.tensors[1], b.tensors[1]) and len(a) == 10
     with pytest.raises(ValueError, match="between 1 and 10000"):
         subset(test, 0)
+    assert torch.equal(load_mnist("test", 10, seed=3).tensors[0], a.tensors[0])  # same digits, less memory
+    with pytest.raises(ValueError, match="subset size"):
+        load_mnist("train", size=70_000)
 
 
 def test_rotated_split_and_angles_agree_with_rot90():

@@ -1,0 +1,483 @@
+"""The course notebooks as nbgrader assignments: format, no solution leaks, end-to-end autograding.
+
+One session fixture builds a separate nbgrader course per notebook in a temporary folder (with the
+same nbgrader_config.py and scripts/assignments.py that `make assignments` uses), then per notebook:
+`generate_assignment`, three submissions (`correct`: the release with every solution cell taken
+from the source; `zero`: the untouched release; `wrong`: `correct` with the first exercise's
+solution body replaced by `return None`), one `nbgrader autograde` over the three, and
+`nbgrader validate` on the source. That is four kernel runs per notebook (under EQCOURSE_FAST=1),
+two notebooks at a time. The autograded `zero` notebook is the student release executed top to
+bottom by nbgrader's nbclient-based executor, so it also shows which student cells run and which
+raise NotImplementedError, without a fifth run.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import re
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+
+REPO = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("assignments", REPO / "scripts" / "assignments.py")
+assignments = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(assignments)
+
+NOTEBOOKS = assignments.course_notebooks()
+IDS = list(NOTEBOOKS)
+ENV = {"EQCOURSE_FAST": "1", "EQCOURSE_PROGRESS": "0", "MPLBACKEND": "Agg"}
+STUDENTS = ("correct", "zero", "wrong")
+WORKERS = 2  # the test machine has 2 cores; nbgrader runs one kernel at a time per call
+
+# nbgrader's delimiters: a line containing this text, in *any* cell, is a marker (our notebooks write
+# them as `### BEGIN SOLUTION` etc.). Read from nbgrader itself so the test follows its behaviour.
+SOLUTION = (ClearSolutions.begin_solution_delimeter.default_value, ClearSolutions.end_solution_delimeter.default_value)
+HIDDEN = (ClearHiddenTests.begin_test_delimeter.default_value, ClearHiddenTests.end_test_delimeter.default_value)
+SOLUTION_ID = re.compile(r"^nb(\d\d)_ex(\d+)_solution$")
+TESTS_ID = re.compile(r"^nb(\d\d)_ex(\d+)_tests$")
+
+
+# ---------------------------------------------------------------- reading the source format
+
+def nbg(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def marked_regions(source: str, markers: tuple[str, str]) -> tuple[list[str], list[str]]:
+    """(lines strictly between the markers, lines outside them); raises on unbalanced markers.
+
+    Like nbgrader, a line is a marker when it *contains* the marker text, in any cell.
+    """
+    inside, outside, depth = [], [], 0
+    for line in source.splitlines():
+        if markers[0] in line:
+            if depth:
+                raise ValueError(f"nested {markers[0]!r}")
+            depth = 1
+        elif markers[1] in line:
+            if not depth:
+                raise ValueError(f"{markers[1]!r} without {markers[0]!r}")
+            depth = 0
+        else:
+            (inside if depth else outside).append(line)
+    if depth:
+        raise ValueError(f"{markers[0]!r} without {markers[1]!r}")
+    return inside, outside
+
+
+@dataclass
+class Exercise:
+    number: int
+    solution: int  # cell indices in the source notebook
+    tests: int
+    points: float
+
+
+def exercises(nb) -> dict[int, Exercise]:
+    """Exercise number -> its solution and test cells, from the grade_ids."""
+    solutions, tests = {}, {}
+    for i, cell in enumerate(nb.cells):
+        gid = nbg(cell).get("grade_id", "")
+        if m := SOLUTION_ID.match(gid):
+            solutions[int(m.group(2))] = i
+        elif m := TESTS_ID.match(gid):
+            tests[int(m.group(2))] = i
+    return {k: Exercise(k, solutions[k], tests[k], float(nbg(nb.cells[tests[k]]).get("points", 0)))
+            for k in sorted(solutions.keys() & tests.keys())}
+
+
+def stub_source(source: str, indent_from_marker: bool = True) -> str:
+    """The source with each solution region replaced as nbgrader does (by a raising stub)."""
+    out, skipping = [], False
+    for line in source.splitlines():
+        if SOLUTION[0] in line:
+            skipping = True
+            pad = line[: len(line) - len(line.lstrip())]
+            out += [pad + "raise NotImplementedError()"]
+        elif SOLUTION[1] in line:
+            skipping = False
+        elif not skipping:
+            out.append(line)
+    return "\n".join(out)
+
+
+def names_defined(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+    return names
+
+
+def python_source(source: str) -> str:
+    """Cell source with IPython magics and shell escapes blanked, so `ast` can parse it."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def format_problems(nb, number: str) -> list[str]:
+    """Everything in a source notebook that breaks the agreed exercise format."""
+    problems = []
+    prefix = f"nb{number}_"
+    cells = nb.cells
+    where = lambda i: f"cell {i} ({nbg(cells[i]).get('grade_id') or cells[i].cell_type})"  # noqa: E731
+    if nb.metadata.get("kernelspec", {}).get("name") != "python3":
+        problems.append(f"kernelspec is {nb.metadata.get('kernelspec')}, expected name 'python3'")
+    ids = [nbg(c)["grade_id"] for c in cells if "grade_id" in nbg(c)]
+    duplicates = sorted({g for g in ids if ids.count(g) > 1})
+    if duplicates:
+        problems.append(f"duplicate grade_ids {duplicates}")
+    for i, cell in enumerate(cells):
+        meta = nbg(cell)
+        if meta and not meta.get("grade_id", "").startswith(prefix):
+            problems.append(f"{where(i)}: grade_id {meta.get('grade_id')!r} does not start with {prefix!r}")
+        if meta and meta.get("schema_version") != 3:
+            problems.append(f"{where(i)}: nbgrader schema_version {meta.get('schema_version')}, expected 3")
+        for markers, allowed in ((SOLUTION, meta.get("solution")), (HIDDEN, meta.get("grade"))):
+            marked = [line for line in cell.source.splitlines() if markers[0] in line or markers[1] in line]
+            if marked:
+                if not allowed:
+                    problems.append(f"{where(i)}: contains the marker text {marked[0].strip()!r}, but is not a "
+                                    f"{'solution' if markers is SOLUTION else 'graded test'} cell; nbgrader "
+                                    "treats every line containing the marker text as a marker, in any cell "
+                                    "(generate_assignment fails or cuts the cell): reword it")
+                try:
+                    marked_regions(cell.source, markers)
+                except ValueError as err:
+                    problems.append(f"{where(i)}: {err}")
+    code = [i for i, c in enumerate(cells) if c.cell_type == "code"]
+    setup = nbg(cells[code[0]]) if code else {}
+    if setup.get("grade_id") != f"{prefix}setup" or not setup.get("locked") or setup.get("grade") \
+            or setup.get("solution"):
+        problems.append(f"first code cell should be the locked, ungraded {prefix}setup cell, has {setup}")
+
+    found = exercises(nb)
+    solution_ks = {int(m.group(2)) for g in ids if (m := SOLUTION_ID.match(g))}
+    tests_ks = {int(m.group(2)) for g in ids if (m := TESTS_ID.match(g))}
+    for k in sorted(solution_ks ^ tests_ks):
+        problems.append(f"exercise {k}: has a {'solution' if k in solution_ks else 'test'} cell but no "
+                        f"{'test' if k in solution_ks else 'solution'} cell (grade_ids {prefix}ex{k}_solution/_tests)")
+    if len(found) < 3:
+        problems.append(f"{len(found)} graded exercises, at least 3 expected")
+    heading = next((i for i, c in enumerate(cells)
+                    if c.cell_type == "markdown" and re.search(r"^##\s+Exercises\s*$", c.source, re.M)), None)
+    if heading is None:
+        problems.append("no '## Exercises' markdown heading")
+    exercise_names: set[str] = set()
+    for k, ex in found.items():
+        sol, test = cells[ex.solution], cells[ex.tests]
+        ms, mt = nbg(sol), nbg(test)
+        if ex.solution > ex.tests:
+            problems.append(f"exercise {k}: the solution cell comes after its test cell")
+        if heading is not None and ex.solution < heading:
+            problems.append(f"exercise {k}: before the '## Exercises' heading")
+        if sol.cell_type != "code" or not ms.get("solution") or ms.get("grade") or ms.get("locked"):
+            problems.append(f"{where(ex.solution)}: expected an unlocked, ungraded code cell with solution=true, "
+                            f"has {ms}")
+        if SOLUTION[0] not in sol.source:
+            problems.append(f"{where(ex.solution)}: no {SOLUTION[0]!r} marker")
+        if test.cell_type != "code" or not mt.get("grade") or not mt.get("locked") or mt.get("solution"):
+            problems.append(f"{where(ex.tests)}: expected a locked graded code cell, has {mt}")
+        if not ex.points > 0:
+            problems.append(f"{where(ex.tests)}: points={mt.get('points')!r}, expected > 0")
+        try:
+            _, visible = marked_regions(test.source, HIDDEN)
+            if not any(line.lstrip().startswith("assert") for line in visible):
+                problems.append(f"{where(ex.tests)}: no visible assert for the student to check against")
+        except ValueError:
+            pass  # reported above
+        try:
+            tree = ast.parse(python_source(stub_source(sol.source)))
+        except SyntaxError as err:
+            problems.append(f"{where(ex.solution)}: the student version (stubbed) does not parse: {err}")
+            continue
+        exercise_names |= names_defined(tree)
+        for node in tree.body:
+            harmless = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import,
+                                         ast.ImportFrom)) \
+                or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)) \
+                or (isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None
+                    and not any(isinstance(n, ast.Call) for n in ast.walk(node.value)))
+            if not harmless:
+                problems.append(f"{where(ex.solution)}: top-level statement on line {node.lineno} "
+                                f"({type(node).__name__}); solution cells should only define functions")
+    in_exercise = {i for ex in found.values() for i in (ex.solution, ex.tests)}
+    for i in code:
+        if i in in_exercise:
+            continue
+        try:
+            tree = ast.parse(python_source(cells[i].source))
+        except SyntaxError as err:
+            problems.append(f"{where(i)}: does not parse: {err}")
+            continue
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        leaked = sorted((used & exercise_names) - names_defined(tree))
+        if leaked:
+            problems.append(f"{where(i)}: outside the exercises but uses {leaked}, defined by an exercise")
+    return problems
+
+
+# ---------------------------------------------------------------- building and grading
+
+@dataclass
+class Graded:
+    """One notebook's nbgrader course, after generate/autograde/validate."""
+    assignment_id: str
+    root: Path
+    source: Path
+    wrong_exercise: int = 0
+    scores: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)  # student -> id -> (s, max)
+    validate_output: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def release(self) -> Path:
+        return self.root / "release" / self.assignment_id / f"{self.assignment_id}.ipynb"
+
+    def autograded(self, student: str) -> Path:
+        return self.root / "autograded" / student / self.assignment_id / f"{self.assignment_id}.ipynb"
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.root / 'gradebook.db'}"
+
+
+def make_submissions(g: Graded) -> None:
+    """submitted/{correct,zero,wrong}/<id>/<id>.ipynb from the release and the source."""
+    source = nbformat.read(g.source, as_version=4)
+    release = nbformat.read(g.release, as_version=4)
+    solutions = {nbg(c)["grade_id"]: c.source for c in source.cells if nbg(c).get("solution")}
+    found = exercises(source)
+    g.wrong_exercise = min(found)
+    wrong_id = nbg(source.cells[found[g.wrong_exercise].solution])["grade_id"]
+    for student in STUDENTS:
+        nb = nbformat.from_dict(json.loads(json.dumps(release)))
+        if student != "zero":
+            for cell in nb.cells:
+                gid = nbg(cell).get("grade_id")
+                if gid in solutions:
+                    cell.source = solutions[gid]  # what a student who found the right answer would write
+                    if student == "wrong" and gid == wrong_id:
+                        cell.source = wrong_answer(cell.source)
+        folder = g.root / "submitted" / student / g.assignment_id
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, folder / f"{g.assignment_id}.ipynb")
+
+
+def wrong_answer(source: str) -> str:
+    """The solution with its body replaced by `return None` (a plausible, wrong first attempt)."""
+    out, skipping = [], False
+    for line in source.splitlines():
+        if SOLUTION[0] in line:
+            skipping = True
+            out.append(line[: len(line) - len(line.lstrip())] + "return None  # deliberately wrong")
+        elif SOLUTION[1] in line:
+            skipping = False
+        elif not skipping:
+            out.append(line)
+    return "\n".join(out)
+
+
+def read_scores(g: Graded) -> None:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(g.db_url, assignments.COURSE_ID) as gb:
+        for student in STUDENTS:
+            notebook = gb.find_submission_notebook(g.assignment_id, g.assignment_id, student)
+            g.scores[student] = {grade.name: (float(grade.score), float(grade.max_score)) for grade in notebook.grades}
+
+
+def build_and_grade(g: Graded) -> Graded:
+    try:
+        t = time.perf_counter()
+        assignments.sync_source(g.root, {g.assignment_id: NOTEBOOKS[g.assignment_id]})
+        assignments.generate(g.root, [g.assignment_id], db_url=g.db_url)
+        make_submissions(g)
+        g.seconds["generate"] = time.perf_counter() - t
+        t = time.perf_counter()
+        assignments.nbgrader(["autograde", g.assignment_id, "--force"], g.root, g.db_url, env=ENV)
+        g.seconds["autograde x3"] = time.perf_counter() - t
+        read_scores(g)
+    except Exception as err:  # reported by every test of this notebook
+        g.error = f"{type(err).__name__}: {err}"
+    return g
+
+
+def validate_source(g: Graded) -> Graded:
+    t = time.perf_counter()
+    proc = assignments.nbgrader(["validate", str(g.root / "validate" / g.source.name)], g.root, env=ENV, check=False)
+    g.validate_output = proc.stdout + proc.stderr
+    g.seconds["validate"] = time.perf_counter() - t
+    return g
+
+
+@pytest.fixture(scope="session")
+def graded(tmp_path_factory) -> dict[str, Graded]:
+    """Every notebook generated, autograded three times and validated, two notebooks at a time."""
+    base = tmp_path_factory.mktemp("course")
+    result = {}
+    for aid, path in NOTEBOOKS.items():
+        root = base / aid
+        (root / "validate").mkdir(parents=True)
+        shutil.copy2(assignments.CONFIG, root / "nbgrader_config.py")
+        # validate a copy outside the repository: the notebooks must not rely on their location
+        shutil.copy2(path, root / "validate" / path.name)
+        result[aid] = Graded(aid, root, root / "source" / aid / f"{aid}.ipynb")
+    t = time.perf_counter()
+    with ThreadPoolExecutor(WORKERS) as pool:
+        jobs = [pool.submit(build_and_grade, g) for g in result.values()]
+        jobs += [pool.submit(validate_source, g) for g in result.values()]
+        for job in jobs:
+            job.result()
+    total = time.perf_counter() - t
+    print(f"\nassignments: generate+autograde+validate of {len(result)} notebook(s) took {total:.0f} s")
+    for g in result.values():
+        times = ", ".join(f"{k} {v:.0f} s" for k, v in g.seconds.items())
+        points = {s: sum(v[0] for v in g.scores.get(s, {}).values()) for s in STUDENTS}
+        print(f"  {g.assignment_id}: {times}; points {points} of "
+              f"{sum(v[1] for v in g.scores.get('correct', {}).values())}")
+    return result
+
+
+def ready(graded: dict[str, Graded], aid: str) -> Graded:
+    g = graded[aid]
+    if g.error:
+        pytest.fail(f"{aid}: building or autograding the assignment failed:\n{g.error}")
+    return g
+
+
+# ---------------------------------------------------------------- tests
+
+@pytest.mark.parametrize("aid", IDS)
+def test_source_follows_the_exercise_format(aid):
+    nb = nbformat.read(NOTEBOOKS[aid], as_version=4)
+    problems = format_problems(nb, aid[:2])
+    assert not problems, f"notebooks/{aid}.ipynb breaks the exercise format:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.skipif(not IDS, reason="no numbered notebooks yet")
+def test_make_assignments_command(tmp_path):
+    """The command behind `make assignments` (here with --no-db, on the first notebook; the session
+    fixture generates every notebook through the same functions) into a folder outside the repository."""
+    aid = IDS[0]
+    assert assignments.main(["--root", str(tmp_path), "--no-db", aid]) == 0
+    assert (tmp_path / "source" / aid / f"{aid}.ipynb").read_bytes() == NOTEBOOKS[aid].read_bytes()
+    assert (tmp_path / "release" / aid / f"{aid}.ipynb").is_file(), f"no student version of {aid}"
+    assert (tmp_path / "nbgrader_config.py").read_text() == assignments.CONFIG.read_text()
+    assert not (tmp_path / "gradebook.db").exists(), "--no-db wrote a gradebook"
+    with pytest.raises(SystemExit):  # a clear usage error, not a traceback
+        assignments.main(["--root", str(tmp_path), "99_no_such_notebook"])
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_release_leaks_no_solution_and_no_hidden_test(aid, graded):
+    g = ready(graded, aid)
+    source = nbformat.read(g.source, as_version=4)
+    release = nbformat.read(g.release, as_version=4)
+    public = set()  # lines the source shows outside every marked region: not secret
+    secret = {}  # line -> where it is in the source
+    for i, cell in enumerate(source.cells):
+        hidden_sol, visible = marked_regions(cell.source, SOLUTION)
+        hidden_test, visible = marked_regions("\n".join(visible), HIDDEN)
+        public |= {line.strip() for line in visible}
+        for line in hidden_sol + hidden_test:
+            if line.strip():
+                secret.setdefault(line.strip(), f"cell {i} ({nbg(cell).get('grade_id', '')})")
+    assert secret, "the source has no solution or hidden-test lines at all"
+    released = [(i, line.strip()) for i, c in enumerate(release.cells) for line in c.source.splitlines()]
+    leaks = [f"release cell {i}: {line!r} (source {secret[line]})" for i, line in released
+             if line in secret and line not in public]
+    assert not leaks, "solution or hidden-test lines in the student notebook:\n  " + "\n  ".join(leaks)
+    markers = [(i, line) for i, line in released if "BEGIN SOLUTION" in line or "BEGIN HIDDEN TESTS" in line]
+    assert not markers, f"markers left in the student notebook: {markers}"
+    outputs = [i for i, c in enumerate(release.cells) if c.cell_type == "code" and c.outputs]
+    assert not outputs, f"the student notebook has outputs in cells {outputs}"
+    checked = sum(1 for line in secret if line not in public)
+    assert checked >= len(exercises(source)), f"only {checked} secret lines to check"
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_student_release_runs_except_the_exercises(aid, graded):
+    """The untouched release, executed by nbgrader: only exercises fail, with NotImplementedError."""
+    g = ready(graded, aid)
+    nb = nbformat.read(g.autograded("zero"), as_version=4)
+    found = exercises(nbformat.read(g.source, as_version=4))
+    tests = {f"nb{aid[:2]}_ex{k}_tests" for k in found}
+    solutions = {f"nb{aid[:2]}_ex{k}_solution" for k in found}
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        gid = nbg(cell).get("grade_id", "")
+        if gid in tests:
+            if [e.ename for e in errors] != ["NotImplementedError"]:
+                problems.append(f"test cell {gid}: expected NotImplementedError, got "
+                                f"{[(e.ename, e.evalue[:200]) for e in errors] or 'no error'}")
+        elif gid in solutions:
+            if errors and errors[0].ename != "NotImplementedError":
+                problems.append(f"solution cell {gid}: {errors[0].ename}: {errors[0].evalue[:200]}")
+        elif errors:
+            problems.append(f"cell {i} (outside the exercises): {errors[0].ename}: {errors[0].evalue[:300]}")
+        if not cell.get("execution_count"):
+            problems.append(f"cell {i} was not executed")
+    assert not problems, f"student version of {aid}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_autograde_correct_submission_scores_full_points(aid, graded):
+    g = ready(graded, aid)
+    scores = g.scores["correct"]
+    expected = {f"nb{aid[:2]}_ex{ex.number}_tests": ex.points
+                for ex in exercises(nbformat.read(g.source, as_version=4)).values()}
+    assert {k: v[1] for k, v in scores.items()} == expected, "gradebook max points differ from the source"
+    lost = {k: v for k, v in scores.items() if v[0] != v[1]}
+    assert not lost, f"the source's own answers lose points (score, max): {lost}"
+    # autograding used the hidden tests (nbgrader restores them from the gradebook)
+    source = nbformat.read(g.source, as_version=4)
+    hidden = {nbg(c)["grade_id"]: marked_regions(c.source, HIDDEN)[0] for c in source.cells if nbg(c).get("grade")}
+    graded_nb = nbformat.read(g.autograded("correct"), as_version=4)
+    for cell in graded_nb.cells:
+        lines = hidden.get(nbg(cell).get("grade_id"), [])
+        assert all(line in cell.source.splitlines() for line in lines), \
+            f"{nbg(cell)['grade_id']}: autograde ran without the hidden tests"
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_autograde_untouched_release_scores_zero(aid, graded):
+    g = ready(graded, aid)
+    scored = {k: v for k, v in g.scores["zero"].items() if v[0] != 0}
+    assert not scored, f"the unanswered release earns points (score, max): {scored}"
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_autograde_one_wrong_answer_loses_exactly_its_points(aid, graded):
+    g = ready(graded, aid)
+    wrong = f"nb{aid[:2]}_ex{g.wrong_exercise}_tests"
+    scores = g.scores["wrong"]
+    assert scores[wrong][0] == 0, f"a wrong answer to exercise {g.wrong_exercise} still earns {scores[wrong]}"
+    others = {k: v for k, v in scores.items() if k != wrong and v[0] != v[1]}
+    assert not others, (f"answering only exercise {g.wrong_exercise} wrongly also costs points in {others}: "
+                        "an exercise's tests depend on another exercise's answer")
+    total = sum(v[0] for v in scores.values())
+    full = sum(v[0] for v in g.scores["correct"].values())
+    assert total == full - scores[wrong][1]
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_nbgrader_validate_passes_on_the_source(aid, graded):
+    out = graded[aid].validate_output
+    assert "Success! Your notebook passes all the tests." in out and "VALIDATION FAILED" not in out, \
+        f"`nbgrader validate notebooks/{aid}.ipynb` does not pass:\n{out[-3000:]}"

@@ -1,0 +1,112 @@
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from eqcourse.cost import flops_per_image, macs_by_layer, ratios, step_times
+from eqcourse.models import MODELS, P4CNN, P4MCNN, EqCNN, SimpleCNN, build_model
+
+
+def conv_macs(c_out, c_in, k, out_size):
+    return c_out * out_size**2 * c_in * k * k
+
+
+def test_simple_cnn_matches_the_hand_count():
+    expected = {
+        "cl1": conv_macs(8, 1, 3, 28),  # 3x3, padding 1: 28x28 out
+        "cl2": conv_macs(16, 8, 3, 14),  # after 2x2 pool
+        "cl3": conv_macs(16, 16, 7, 1),  # 7x7 on 7x7: one value
+        "dense": 16 * 10,
+    }
+    assert macs_by_layer(SimpleCNN()) == expected
+    assert flops_per_image(SimpleCNN()) == 294_944
+
+
+def test_eq_cnn_costs_exactly_four_copies_of_its_convolutions():
+    one_copy = conv_macs(8, 1, 3, 26) + conv_macs(16, 8, 3, 11) + conv_macs(16, 16, 5, 1)  # no padding
+    dense = 16 * 10
+    assert flops_per_image(EqCNN()) == 4 * one_copy + dense
+    assert flops_per_image(EqCNN(fold_copies=False)) == flops_per_image(EqCNN())
+    # MatchedEqCNN folds the copies into the batch: four SimpleCNN convolution stacks, one dense
+    assert flops_per_image(build_model("matched_eq_cnn")) == 4 * (294_944 - dense) + dense
+
+
+@pytest.mark.parametrize("model_cls", [P4CNN, P4MCNN], ids=lambda c: c.__name__)
+def test_group_cnn_counts_the_expanded_bank(model_cls):
+    model = model_cls()
+    g = model.group.order
+    c1, c2, c3 = model.CHANNELS
+    # bank (C_out*G, C_in*G, k, k) over output (C_out*G, H, W); the lift has C_in = 1 without G
+    expected = (
+        conv_macs(c1 * g, 1, 3, 28) + conv_macs(c2 * g, c1 * g, 3, 14) + conv_macs(c3 * g, c2 * g, 7, 1) + c3 * 10
+    )
+    assert flops_per_image(model) == expected
+
+
+@pytest.mark.parametrize("name", [*MODELS, "eq_cnn_conv3d"])
+def test_hooks_agree_with_torch_flop_counter(name):
+    """An independent count: torch's FlopCounterMode sees every aten convolution (2 FLOPs per MAC)."""
+    model = EqCNN(fold_copies=False) if name == "eq_cnn_conv3d" else build_model(name)
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(torch.zeros(1, 1, 28, 28))
+    assert counter.get_total_flops() == 2 * flops_per_image(model)
+
+
+def test_counting_leaves_the_model_as_it_was():
+    model = P4CNN().train()
+    flops_per_image(model)
+    assert model.training
+    assert not any(m._forward_hooks for m in model.modules())
+
+
+def test_step_times_measures_every_model_and_trains_copies_only():
+    models = {"simple_cnn": SimpleCNN(), "p4_cnn": P4CNN()}
+    before = {n: [p.clone() for p in m.parameters()] for n, m in models.items()}
+    times = step_times(models, batch=4, steps=3, warmup=1)
+    assert set(times) == {"train", "eval"}
+    for kind in times:
+        assert set(times[kind]) == set(models) and all(t > 0 for t in times[kind].values())
+    for n, m in models.items():
+        assert all(torch.equal(a, b) for a, b in zip(before[n], m.parameters(), strict=True))
+    r = ratios(times["train"])
+    assert r["simple_cnn"] == 1.0
+
+
+def test_bad_input_says_what_to_do():
+    with pytest.raises(ValueError, match="non-empty dict"):
+        step_times({})
+    with pytest.raises(TypeError, match=r"models\['x'\]"):
+        step_times({"x": "not a model"})
+    with pytest.raises(ValueError, match="steps must be an integer >= 1"):
+        step_times({"a": SimpleCNN()}, steps=0)
+    with pytest.raises(ValueError, match="kinds must be"):
+        step_times({"a": SimpleCNN()}, kinds="train")
+    assert set(step_times({"a": SimpleCNN()}, batch=2, steps=1, warmup=0, kinds=("eval",))) == {"eval"}
+    with pytest.raises(KeyError, match="baseline 'simple_cnn' was not timed"):
+        ratios({"p4_cnn": 1.0})
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        flops_per_image("SimpleCNN")
+
+
+def _benchmark_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "train_step.py"
+    spec = importlib.util.spec_from_file_location("train_step", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_e2cnn_model_has_p4cnns_architecture():
+    """Optional: only where e2cnn is installed (it is not a course requirement)."""
+    pytest.importorskip("e2cnn")
+    model = _benchmark_module().e2cnn_p4().eval()
+    # the same convolutions on the same field counts: the same multiply-accumulates per layer
+    assert list(macs_by_layer(model).values()) == list(macs_by_layer(P4CNN()).values())
+    x = torch.rand(3, 1, 28, 28)
+    from eqcourse.equivariance import invariance_error
+
+    assert max(invariance_error(model, x, relative=True).values()) < 1e-5

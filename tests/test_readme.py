@@ -1,0 +1,38 @@
+"""The README stays true: its tables come from files and commands, its links resolve."""
+
+import json
+import re
+from pathlib import Path
+
+from eqcourse.__main__ import RESULTS_FILE, format_table
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def test_results_table_is_the_one_the_command_prints():
+    results = json.loads(RESULTS_FILE.read_text())
+    assert format_table(results) in README, "README's results table is stale: paste `python -m eqcourse evaluate`"
+
+
+def test_every_notebook_is_listed_with_a_working_link():
+    notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert notebooks, "no notebooks found"
+    for name in notebooks:
+        assert f"](notebooks/{name})" in README, f"{name} is missing from the README's course table"
+    for link in re.findall(r"\]\(([^)#]+)\)", README):
+        if not link.startswith("http"):
+            assert (ROOT / link).exists(), f"README links to {link}, which does not exist"
+
+
+def test_binder_badge_opens_the_first_notebook():
+    urls = re.findall(r"https://mybinder.org/v2/gh/[^)\s]+", README)
+    assert urls and all("urlpath=lab/tree/notebooks/01_groups.ipynb" in u for u in urls)
+    assert (ROOT / "notebooks" / "01_groups.ipynb").exists()
+
+
+def test_the_two_commands_and_named_targets_exist():
+    makefile = (ROOT / "Makefile").read_text()
+    for target in re.findall(r"`make ([a-z-]+)", README):
+        assert re.search(rf"^{target}:", makefile, re.M), f"README names `make {target}`, which the Makefile lacks"
+    assert "make lab" in README and "make test" in README
