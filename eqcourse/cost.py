@@ -156,7 +156,9 @@ def step_times(
     x = torch.rand(batch, 1, image_size, image_size, generator=generator)
     y = torch.randint(0, 10, (batch,), generator=generator)
     copies = {name: _train_copy(model) for name, model in models.items()}
-    optimizers = {name: torch.optim.AdamW(m.parameters(), lr=5e-4) for name, m in copies.items()}
+    optimizers = {}  # only for training: an AdamW costs time and memory on creation
+    if "train" in kinds:
+        optimizers = {name: torch.optim.AdamW(m.parameters(), lr=5e-4) for name, m in copies.items()}
 
     def train_step(name: str) -> None:
         loss = F.cross_entropy(copies[name](x), y)

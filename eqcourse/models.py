@@ -123,7 +123,7 @@ class GroupCNN(nn.Module):
     these narrow layers train within the source's five epochs.
     """
 
-    CHANNELS: tuple[int, int, int] = (5, 6, 10)
+    CHANNELS: tuple[int, int, int] = (4, 6, 10)
 
     def __init__(self, group: Group, channels: tuple[int, int, int] | None = None) -> None:
         super().__init__()
@@ -152,7 +152,7 @@ class GroupCNN(nn.Module):
 class P4CNN(GroupCNN):
     """The C4 group convolution network, within SimpleCNN's parameter budget."""
 
-    CHANNELS = (5, 6, 10)
+    CHANNELS = (4, 6, 10)
 
     def __init__(self) -> None:
         super().__init__(C4)

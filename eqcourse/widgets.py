@@ -101,7 +101,9 @@ def rotation_explorer(models: dict[str, torch.nn.Module], dataset: TensorDataset
     _check_explore_args(models, dataset, index)
     index_box = widgets.BoundedIntText(value=index, min=0, max=len(dataset) - 1, description="digit #")
     angle = widgets.IntSlider(value=0, min=0, max=360, step=5, description="angle (°)", continuous_update=False)
-    image = widgets.Image(format="png", width=140, height=140)
+    image = widgets.Image(
+        format="png", width=140, height=140, layout=widgets.Layout(width="140px", height="140px", flex="0 0 auto")
+    )
     bars = widgets.HTML()
     box = widgets.VBox([widgets.HBox([index_box, angle]), widgets.HBox([image, bars])])
 

@@ -34,7 +34,8 @@ _spec.loader.exec_module(assignments)
 
 NOTEBOOKS = assignments.course_notebooks()
 IDS = list(NOTEBOOKS)
-ENV = {"EQCOURSE_FAST": "1", "EQCOURSE_PROGRESS": "0", "MPLBACKEND": "Agg"}
+# Two kernels run at once on two cores: one thread each, or OpenMP's threads wait on each other.
+ENV = {"EQCOURSE_FAST": "1", "EQCOURSE_PROGRESS": "0", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
 STUDENTS = ("correct", "zero", "wrong")
 WORKERS = 2  # the test machine has 2 cores; nbgrader runs one kernel at a time per call
 

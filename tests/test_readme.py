@@ -36,3 +36,17 @@ def test_the_two_commands_and_named_targets_exist():
     for target in re.findall(r"`make ([a-z-]+)", README):
         assert re.search(rf"^{target}:", makefile, re.M), f"README names `make {target}`, which the Makefile lacks"
     assert "make lab" in README and "make test" in README
+
+
+def test_shipped_results_reproduce_the_source_and_meet_the_targets():
+    """The full run behind the shipped checkpoints (results.json), against the issues' targets."""
+    runs = {r["run"]: r for r in json.loads(RESULTS_FILE.read_text())}
+    assert all(r["mode"] == "full" and r["protocol"]["epochs"] == 5 for r in runs.values())
+    simple, eq = runs["simple_cnn"]["accuracy"], runs["eq_cnn"]["accuracy"]
+    assert simple["0"] >= 96.3 and simple["90"] < 40  # the plain CNN fails at 90 degrees
+    assert abs(eq["0"] - 96.5) <= 1.0  # the source's EqCNN figure
+    for name in ("eq_cnn", "matched_eq_cnn", "p4_cnn", "p4m_cnn"):  # exactly invariant: equal to two decimals
+        assert len({round(a, 2) for a in runs[name]["accuracy"].values()}) == 1, name
+    # the group convolution network beats the plain CNN even upright, at every rotation, within its budget
+    assert min(runs["p4_cnn"]["accuracy"].values()) > simple["0"]
+    assert runs["p4_cnn"]["parameters"] <= 13_978 and runs["p4m_cnn"]["parameters"] <= 13_978

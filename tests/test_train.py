@@ -125,3 +125,11 @@ def test_augmentations_rotate_each_digit():
     b = augment_batch(x, "angle", torch.Generator().manual_seed(1))
     assert a.shape == x.shape and torch.equal(a, b) and not torch.allclose(a, x)
     assert augment_batch(x, "none", torch.Generator()) is x
+
+
+def test_package_level_api_and_thread_cap():
+    import eqcourse
+    from eqcourse.train import available_cpus
+
+    assert eqcourse.load_pretrained is load_pretrained
+    assert 1 <= torch.get_num_threads() <= available_cpus()
