@@ -21,7 +21,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=. --ServerApp.default_url=/lab/tree/notebooks/01_groups.ipynb $(ROOT_FLAG)
+	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/01_groups.ipynb
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

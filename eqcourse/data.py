@@ -56,17 +56,28 @@ def read_idx(path: Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise MNISTDataError(f"MNIST file {path} is missing. {_restore_hint(path)}")
-    try:
-        raw = gzip.decompress(path.read_bytes())
-    except (OSError, EOFError) as err:
-        raise MNISTDataError(f"MNIST file {path} is not a valid gzip file ({err}). {_restore_hint(path)}") from err
     size, md5 = FILES.get(path.name, (None, None))
-    digest = hashlib.md5(raw).hexdigest()
-    if md5 is not None and (len(raw) != size or digest != md5):
+    try:
+        with gzip.open(path, "rb") as f:
+            if size is None:
+                raw = bytearray(f.read())
+            else:  # decompress straight into one buffer that the array then shares: no copies
+                raw = bytearray(size)
+                got = f.readinto(raw)
+                extra = len(f.read(1))
+                raw = raw[:got] if got < size else raw
+                got += extra
+    except (OSError, EOFError) as err:
         raise MNISTDataError(
-            f"MNIST file {path} is corrupt: its uncompressed bytes have MD5 {digest} "
-            f"({len(raw):,} bytes), expected {md5} ({size:,} bytes). {_restore_hint(path)}"
-        )
+            f"MNIST file {path} is not a valid gzip file ({err}). {_restore_hint(path)}"
+        ) from err
+    if md5 is not None:
+        digest = hashlib.md5(raw).hexdigest()
+        if got != size or digest != md5:
+            raise MNISTDataError(
+                f"MNIST file {path} is corrupt: its uncompressed bytes have MD5 {digest} "
+                f"({got:,} bytes), expected {md5} ({size:,} bytes). {_restore_hint(path)}"
+            )
     ndim = raw[3]
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
@@ -76,9 +87,9 @@ def read_idx(path: Path) -> np.ndarray:
 def _load_uint8(split: str, root: str) -> tuple[torch.Tensor, torch.Tensor]:
     raw = Path(root) / "MNIST" / "raw"
     prefix = SPLITS[split]
-    images = read_idx(raw / f"{prefix}-images-idx3-ubyte.gz")
+    images = read_idx(raw / f"{prefix}-images-idx3-ubyte.gz")  # a writable view of its own buffer
     labels = read_idx(raw / f"{prefix}-labels-idx1-ubyte.gz")
-    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
+    return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
 
 
 def _download(split: str, root: Path) -> tuple[torch.Tensor, torch.Tensor]:
