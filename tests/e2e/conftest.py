@@ -212,4 +212,4 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     tr.section("JupyterLab walkthrough (Chromium)")
     tr.write_line(f"{'notebook':<32} {'run all':>8} {'peak RSS':>9}  screenshot")
     for row in rep.rows:
-        tr.write_line(f"{row['notebook']:<32} {row['seconds']:>7.1f}s {row['peak_mb']:>6.0f} MB  {row['screenshot']}")
+        tr.write_line(f"{row['notebook']:<32} {row['seconds']:>7.1f}s {row['peak_mb']:>6.0f} MiB {row['screenshot']}")

@@ -229,13 +229,13 @@ def test_notebook_runs_in_jupyterlab(notebook: Path | None, lab, browser_context
         shot = _screenshot(page, notebook.stem)
         shot_rel = shot.relative_to(REPO) if shot.is_relative_to(REPO) else shot
         report.rows.append({"notebook": name, "seconds": seconds, "peak_mb": peak_mb, "screenshot": str(shot_rel)})
-        print(f"{name}: Run All {seconds:.1f} s, kernel peak RSS {peak_mb:.0f} MB, {widgets} widget(s) {detail}")
+        print(f"{name}: Run All {seconds:.1f} s, kernel peak RSS {peak_mb:.0f} MiB, {widgets} widget(s) {detail}")
         print(f"screenshot: {shot}")
         for text in warnings:
             print(f"{name}: stderr (not an error): {text[:300]}")
         for text in page_errors:
             print(f"{name}: browser page error: {text[:300]}")
-        assert peak_mb <= MEMORY_LIMIT_MB, f"{name}: kernel peak memory {peak_mb:.0f} MB > {MEMORY_LIMIT_MB} MB"
+        assert peak_mb <= MEMORY_LIMIT_MB, f"{name}: kernel peak memory {peak_mb:.0f} MiB > {MEMORY_LIMIT_MB} MiB"
     except BaseException:
         try:
             print(f"screenshot of the failure: {_screenshot(page, notebook.stem + '-failed')}")
