@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from numbers import Real
-
 import torch
 from torch.utils.data import TensorDataset
 
+from eqcourse.checks import check_angle, check_positive_int
 from eqcourse.data import rotate_by_angle
 from eqcourse.train import predict
 
@@ -27,23 +26,16 @@ def _check_model_and_dataset(model, dataset) -> tuple[torch.Tensor, torch.Tensor
     return images, labels
 
 
-def _check_degrees(degrees: float) -> float:
-    if isinstance(degrees, bool) or not isinstance(degrees, Real):
-        raise TypeError(f"degrees must be a number (an angle in degrees, e.g. 90); got {type(degrees).__name__}.")
-    return float(degrees)
-
-
 def predicted_labels(model, dataset: TensorDataset, degrees: float = 0.0) -> torch.Tensor:
     """The model's predicted label for every image of ``dataset`` rotated by ``degrees``."""
     images, _ = _check_model_and_dataset(model, dataset)
-    return predict(model, rotate_by_angle(images, _check_degrees(degrees))).argmax(1)
+    return predict(model, rotate_by_angle(images, check_angle(degrees))).argmax(1)
 
 
 def confusion_matrix(model, dataset: TensorDataset, degrees: float = 0.0, num_classes: int = 10) -> torch.Tensor:
     """``(num_classes, num_classes)`` counts: entry ``[t, p]`` is how many digits of label t were
     predicted as p, with every image rotated by ``degrees``. Rows sum to the label counts."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer; got {num_classes!r}.")
+    check_positive_int(num_classes, "num_classes")
     _, labels = _check_model_and_dataset(model, dataset)
     if labels.min() < 0 or labels.max() >= num_classes:
         raise ValueError(
@@ -64,8 +56,7 @@ def misclassified(
 
     Returns ``(indices, predictions)`` as LongTensors; fewer than ``n`` when there are fewer mistakes.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer (how many mistakes to return); got {n!r}.")
+    check_positive_int(n, "n", " (how many mistakes to return)")
     _, labels = _check_model_and_dataset(model, dataset)
     preds = predicted_labels(model, dataset, degrees)
     indices = torch.nonzero(preds != labels).flatten()[:n]
@@ -154,8 +145,7 @@ def rotation_logits(model, images: torch.Tensor, batch_size: int = 250) -> torch
     if not callable(model):
         raise TypeError(f"model must be a callable torch module; got {type(model).__name__}.")
     check_images(images, name="images")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    check_positive_int(batch_size, "batch_size")
     return torch.stack([predict(model, C4.act_on_image(k, images), batch_size) for k in C4.elements])
 
 

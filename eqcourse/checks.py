@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import torch
 
-__all__ = ["check_square", "check_images", "check_group_map"]
+__all__ = ["check_square", "check_images", "check_group_map", "check_positive_int", "check_angle"]
+
+
+def check_positive_int(value: object, name: str, hint: str = "") -> int:
+    """``value`` must be an int >= 1 (a bool is not accepted); ``hint`` says what it counts."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer{hint}; got {value!r}.")
+    return value
+
+
+def check_angle(degrees: object, name: str = "degrees") -> float:
+    """An angle in degrees: any real number (a bool is not accepted)."""
+    if isinstance(degrees, bool) or not isinstance(degrees, Real):
+        raise TypeError(f"{name} must be a number (an angle in degrees, e.g. 90); got {type(degrees).__name__}.")
+    return float(degrees)
 
 
 def _tensor(x: object, name: str) -> torch.Tensor:

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from eqcourse.checks import check_positive_int
 from eqcourse.nn import GroupConv2d, LiftingConv2d
 
 _BANK_CONVS = (LiftingConv2d, GroupConv2d)
@@ -69,9 +70,8 @@ def macs_by_layer(model: nn.Module, image_size: int = 28, channels: int = 1) -> 
     """``{layer name: MACs}`` for one ``(1, channels, image_size, image_size)`` input, in call order."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
-    for name, value in (("image_size", image_size), ("channels", channels)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    check_positive_int(image_size, "image_size")
+    check_positive_int(channels, "channels")
     counted = _counted_model(model)
     macs: dict[str, int] = {}
     handles = []

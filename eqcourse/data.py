@@ -61,16 +61,15 @@ def read_idx(path: Path) -> np.ndarray:
         with gzip.open(path, "rb") as f:
             if size is None:
                 raw = bytearray(f.read())
+                got = len(raw)
             else:  # decompress straight into one buffer that the array then shares: no copies
                 raw = bytearray(size)
                 got = f.readinto(raw)
-                extra = len(f.read(1))
-                raw = raw[:got] if got < size else raw
-                got += extra
+                if got < size:
+                    raw = raw[:got]
+                got += len(f.read(1))  # a byte past the expected size makes the file corrupt too
     except (OSError, EOFError) as err:
-        raise MNISTDataError(
-            f"MNIST file {path} is not a valid gzip file ({err}). {_restore_hint(path)}"
-        ) from err
+        raise MNISTDataError(f"MNIST file {path} is not a valid gzip file ({err}). {_restore_hint(path)}") from err
     if md5 is not None:
         digest = hashlib.md5(raw).hexdigest()
         if got != size or digest != md5:

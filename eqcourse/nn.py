@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eqcourse.checks import check_group_map, check_images
+from eqcourse.checks import check_group_map, check_images, check_positive_int
 from eqcourse.groups import C4, Group
 
 __all__ = [
@@ -70,8 +70,7 @@ class _BankConv(nn.Module):
     ):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("kernel_size", kernel_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+            check_positive_int(value, name)
         if kernel_size % 2 == 0:
             raise ValueError(
                 f"kernel_size must be odd so that the kernel has a centre pixel and rotating it "

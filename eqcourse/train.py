@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from eqcourse.checks import check_positive_int
 from eqcourse.data import load_mnist, rotate_by_angle, subset
 from eqcourse.models import MODELS, build_model, count_parameters
 
@@ -94,9 +95,7 @@ class Protocol:
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {AUGMENTATIONS}; got {self.augment!r}.")
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+            check_positive_int(getattr(self, name), name)
 
 
 def set_seed(seed: int) -> None:
@@ -281,6 +280,13 @@ def pretrained_metrics(name: str) -> dict:
     return load_checkpoint(CHECKPOINT_DIR / f"{name}.pt")[1]
 
 
+def _split(split: str, given: TensorDataset | None, size: int | None, seed: int) -> TensorDataset:
+    """The data a run uses: ``given`` (or the shipped split), cut to a seeded subset of ``size``."""
+    if given is None:
+        return load_mnist(split, size, seed=seed)  # subset first: no float copy of the whole split
+    return subset(given, size, seed=seed) if size else given
+
+
 def run(
     name: str, protocol: Protocol, train_set: TensorDataset | None = None, test_set: TensorDataset | None = None
 ) -> tuple[nn.Module, dict]:
@@ -289,14 +295,8 @@ def run(
         raise KeyError(f"unknown run {name!r}; known runs: {', '.join(RUNS)}.")
     model_name, augment = RUNS[name]
     protocol = Protocol(**{**asdict(protocol), "augment": augment})
-    if train_set is None:
-        train_set = load_mnist("train", protocol.train_size, seed=protocol.seed)
-    elif protocol.train_size:
-        train_set = subset(train_set, protocol.train_size, seed=protocol.seed)
-    if test_set is None:
-        test_set = load_mnist("test", protocol.test_size, seed=protocol.seed)
-    elif protocol.test_size:
-        test_set = subset(test_set, protocol.test_size, seed=protocol.seed)
+    train_set = _split("train", train_set, protocol.train_size, protocol.seed)
+    test_set = _split("test", test_set, protocol.test_size, protocol.seed)
     set_seed(protocol.seed)
     model = build_model(model_name)
     history = train(model, train_set, protocol)

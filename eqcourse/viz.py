@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import torch
 
+from eqcourse.checks import check_positive_int
 from eqcourse.groups import C4, Group
 
 # --- orbits, Cayley tables, confusion matrices, mistakes, accuracy against angle (helper A1) --
@@ -133,8 +134,7 @@ def plot_misclassified(
             f"images, labels and predictions must have the same length; got {len(images)}, "
             f"{len(labels)} and {len(predictions)}."
         )
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"ncols must be a positive integer; got {ncols!r}.")
+    check_positive_int(ncols, "ncols")
     ncols = min(ncols, len(images))
     nrows = math.ceil(len(images) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.9 * nrows + 0.5), squeeze=False)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import html
 import io
-from numbers import Real
 
 import torch
 from torch.utils.data import TensorDataset
 
+from eqcourse.checks import check_angle
 from eqcourse.data import rotate_by_angle
 
 # --- the rotation explorer (helper A2) -------------------------------------------------------
@@ -37,8 +37,7 @@ def explore(models: dict[str, torch.nn.Module], dataset: TensorDataset, index: i
     "probabilities": list of floats}}}``; the probabilities are the softmax of the logits.
     """
     _check_explore_args(models, dataset, index)
-    if isinstance(degrees, bool) or not isinstance(degrees, Real):
-        raise TypeError(f"degrees must be a number (an angle in degrees, e.g. 90); got {type(degrees).__name__}.")
+    check_angle(degrees)
     image, label = dataset[index]
     x = rotate_by_angle(image.unsqueeze(0).float(), float(degrees))
     result = {"index": index, "label": int(label), "degrees": float(degrees), "image": x[0, 0], "models": {}}
