@@ -8,6 +8,9 @@ noisy, shared machine slows all of them alike; the figures are medians after war
 ratio to SimpleCNN is what to read. Eval steps run in eval mode under ``no_grad``, where the
 group layers reuse their cached kernel bank. ``eq_cnn_conv3d`` is the source's Conv3d path of
 EqCNN; ``eq_cnn`` folds the four copies into the batch; the faster of the two is reported.
+``simple_cnn_cl_pool`` is SimpleCNN with the channels-last max pooling that the group layers
+use (``eqcourse.nn.SpatialMaxPool``), so that the ratios can also be read against a baseline
+given the same pooling.
 When the optional ``e2cnn`` package is installed, the P4CNN architecture built with e2cnn's
 ``R2Conv`` (the same regular C4 field counts) is timed alongside.
 """
@@ -15,16 +18,37 @@ When the optional ``e2cnn`` package is installed, the P4CNN architecture built w
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
 
 import torch
 import torch.nn.functional as F
 
 from eqcourse.cost import flops_per_image, ratios, step_times
 from eqcourse.equivariance import invariance_error
-from eqcourse.models import MODELS, P4CNN, EqCNN, build_model, count_parameters
+from eqcourse.models import MODELS, P4CNN, EqCNN, SimpleCNN, build_model, count_parameters
+from eqcourse.nn import SpatialMaxPool
 from eqcourse.train import configure_threads
 
-EXTRA = {"eq_cnn_conv3d": lambda: EqCNN(fold_copies=False)}
+
+class ChannelsLastMaxPool(torch.nn.Module):
+    """2x2 max pooling of ``(B, C, H, W)`` the way ``SpatialMaxPool`` pools a group map."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool = SpatialMaxPool(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(x.unsqueeze(2)).squeeze(2)
+
+
+def simple_cnn_cl_pool() -> SimpleCNN:
+    model = SimpleCNN()
+    model.max_1, model.max_2 = ChannelsLastMaxPool(), ChannelsLastMaxPool()
+    return model
+
+
+EXTRA = {"eq_cnn_conv3d": lambda: EqCNN(fold_copies=False), "simple_cnn_cl_pool": simple_cnn_cl_pool}
 
 
 def e2cnn_p4() -> torch.nn.Module | None:
@@ -32,8 +56,9 @@ def e2cnn_p4() -> torch.nn.Module | None:
 
     The same layers as ``eqcourse.models.P4CNN``: R2Conv 1 -> 4 regular C4 fields (3x3, pad 1),
     InnerBatchNorm, SiLU, 2x2 max pool; R2Conv 4 -> 6 (3x3, pad 1), InnerBatchNorm, SiLU, pool;
-    R2Conv 6 -> 10 (7x7), InnerBatchNorm, SiLU; group pooling (max over the 4 rotations), global
-    spatial max, Linear 10 -> 10. e2cnn has no SiLU module; SiLU is applied pointwise to the
+    R2Conv 6 -> 9 (7x7), InnerBatchNorm, SiLU; R2Conv 9 -> 24 (1x1), InnerBatchNorm, SiLU; group
+    pooling (max over the 4 rotations), global spatial max, Linear 24 -> 10 (field counts from
+    ``P4CNN.CHANNELS``). e2cnn has no SiLU module; SiLU is applied pointwise to the
     tensor, which is equivariant for regular fields (it commutes with permuting them).
     """
     try:
@@ -42,10 +67,10 @@ def e2cnn_p4() -> torch.nn.Module | None:
     except ImportError:
         return None
 
-    c1, c2, c3 = P4CNN.CHANNELS
+    c1, c2, c3, c4 = P4CNN.CHANNELS
     space = gspaces.Rot2dOnR2(N=4)
     image = enn.FieldType(space, [space.trivial_repr])
-    t1, t2, t3 = (enn.FieldType(space, c * [space.regular_repr]) for c in (c1, c2, c3))
+    t1, t2, t3, t4 = (enn.FieldType(space, c * [space.regular_repr]) for c in (c1, c2, c3, c4))
 
     class E2P4CNN(torch.nn.Module):
         def __init__(self) -> None:
@@ -54,9 +79,10 @@ def e2cnn_p4() -> torch.nn.Module | None:
             self.conv1, self.bn1 = enn.R2Conv(image, t1, 3, padding=1), enn.InnerBatchNorm(t1)
             self.conv2, self.bn2 = enn.R2Conv(t1, t2, 3, padding=1), enn.InnerBatchNorm(t2)
             self.conv3, self.bn3 = enn.R2Conv(t2, t3, 7), enn.InnerBatchNorm(t3)
+            self.conv4, self.bn4 = enn.R2Conv(t3, t4, 1), enn.InnerBatchNorm(t4)
             self.pool1, self.pool2 = enn.PointwiseMaxPool(t1, 2), enn.PointwiseMaxPool(t2, 2)
-            self.group_pool = enn.GroupPooling(t3)
-            self.linear = torch.nn.Linear(c3, 10)
+            self.group_pool = enn.GroupPooling(t4)
+            self.linear = torch.nn.Linear(c4, 10)
 
         @staticmethod
         def silu(x):
@@ -66,10 +92,37 @@ def e2cnn_p4() -> torch.nn.Module | None:
             y = enn.GeometricTensor(x, self.input_type)
             y = self.pool1(self.silu(self.bn1(self.conv1(y))))
             y = self.pool2(self.silu(self.bn2(self.conv2(y))))
-            y = self.group_pool(self.silu(self.bn3(self.conv3(y))))
+            y = self.silu(self.bn3(self.conv3(y)))
+            y = self.group_pool(self.silu(self.bn4(self.conv4(y))))
             return self.linear(y.tensor.amax(dim=(-2, -1)))
 
     return E2P4CNN()
+
+
+def pool_layouts(batch: int, steps: int) -> dict[str, dict[str, float]]:
+    """Median ms of 2x2 max pooling on P4CNN's first group map, ``F.max_pool2d`` vs ``SpatialMaxPool``."""
+    c1 = P4CNN.CHANNELS[0]
+    x = torch.rand(batch, c1, 4, 28, 28, requires_grad=True)
+    grad = torch.rand(batch, c1, 4, 14, 14)
+    pools = {
+        "F.max_pool2d (NCHW)": lambda t: F.max_pool2d(t.flatten(1, 2), 2).unflatten(1, (c1, 4)),
+        "SpatialMaxPool (channels-last)": SpatialMaxPool(2),
+    }
+    result: dict[str, dict[str, float]] = {}
+    for name, pool in pools.items():
+        forward, both = [], []
+        for i in range(steps + 10):
+            start = time.perf_counter()
+            with torch.no_grad():
+                pool(x)
+            middle = time.perf_counter()
+            pool(x).backward(grad)
+            end = time.perf_counter()
+            if i >= 10:
+                forward.append(middle - start)
+                both.append(end - middle)
+        result[name] = {"forward": 1e3 * statistics.median(forward), "forward+backward": 1e3 * statistics.median(both)}
+    return result
 
 
 def main() -> None:
@@ -95,11 +148,12 @@ def main() -> None:
         else:
             models["e2cnn_p4"] = model
 
+    width = max(len(name) for name in models)
     x = torch.rand(8, 1, 28, 28)
     print("relative invariance error under C4 (eval mode, max over r1..r3), a check that each model is what it says:")
     for name, model in models.items():
         err = max(invariance_error(model.eval(), x, relative=True).values())
-        print(f"  {name:16s} {err:.1e}")
+        print(f"  {name:{width}s} {err:.1e}")
 
     times = step_times(models, batch=args.batch, steps=args.steps, warmup=args.warmup)
     train_ratio, eval_ratio = ratios(times["train"]), ratios(times["eval"])
@@ -108,7 +162,7 @@ def main() -> None:
         "warm-up rounds, round-robin"
     )
     header = (
-        f"{'model':16s} {'params':>7s} {'MACs/img':>10s} {'train ms':>9s} {'x simple':>9s} "
+        f"{'model':{width}s} {'params':>7s} {'MACs/img':>10s} {'train ms':>9s} {'x simple':>9s} "
         f"{'eval ms':>8s} {'x simple':>9s}"
     )
     print(header)
@@ -116,7 +170,7 @@ def main() -> None:
     for name, model in models.items():
         tr, ev = times["train"][name], times["eval"][name]
         print(
-            f"{name:16s} {count_parameters(model):7,d} {flops_per_image(model):10,d} {tr * 1e3:9.2f} "
+            f"{name:{width}s} {count_parameters(model):7,d} {flops_per_image(model):10,d} {tr * 1e3:9.2f} "
             f"{train_ratio[name]:9.2f} {ev * 1e3:8.2f} {eval_ratio[name]:9.2f}"
         )
     if {"eq_cnn", "eq_cnn_conv3d"} <= models.keys():
@@ -125,9 +179,19 @@ def main() -> None:
     if "p4_cnn" in models:
         print(f"P4CNN train step {train_ratio['p4_cnn']:.2f}x SimpleCNN (target <= 2.5x)")
         print(f"P4CNN eval step (cached bank) {eval_ratio['p4_cnn']:.2f}x SimpleCNN (target <= 2x)")
+        if "simple_cnn_cl_pool" in models:
+            same = {kind: times[kind]["p4_cnn"] / times[kind]["simple_cnn_cl_pool"] for kind in times}
+            print(
+                f"against SimpleCNN with the same channels-last pooling: P4CNN train step {same['train']:.2f}x, "
+                f"eval step {same['eval']:.2f}x"
+            )
         if "e2cnn_p4" in models:
             rel = times["train"]["e2cnn_p4"] / times["train"]["p4_cnn"]
             print(f"e2cnn P4 train step / P4CNN train step = {rel:.2f} (target >= 1: P4CNN not slower)")
+
+    print(f"\n2x2 max pooling of a ({args.batch}, {P4CNN.CHANNELS[0]}, 4, 28, 28) group map, median ms:")
+    for name, ms in pool_layouts(args.batch, args.steps).items():
+        print(f"  {name:32s} forward {ms['forward']:.2f}   forward+backward {ms['forward+backward']:.2f}")
 
 
 if __name__ == "__main__":

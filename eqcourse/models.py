@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eqcourse.checks import check_images
+from eqcourse.checks import check_images, check_positive_int
 from eqcourse.groups import C4, D4, Group
 from eqcourse.nn import GroupBatchNorm, GroupConv2d, InvariantHead, LiftingConv2d, SpatialMaxPool
 
@@ -114,35 +114,47 @@ class MatchedEqCNN(SimpleCNN):
 
 
 class GroupCNN(nn.Module):
-    """SimpleCNN's shape with the kernels let rotate: lift, group convolution, group convolution.
+    """SimpleCNN's shape with the kernels let rotate: lift, group convolutions, invariant head.
 
     28 -> 28 (lift 3x3, pad 1) -> pool 14 -> 14 (group conv 3x3, pad 1) -> pool 7 -> 1 (group
-    conv 7x7), each followed by group batch norm and SiLU; then a max over the group axis and a
-    linear layer. Every pooled size is even and every kernel odd, so the logits are exactly
+    conv 7x7) -> 1 (group conv 1x1), each followed by group batch norm and SiLU; then a max over
+    the group axis and a linear layer. A 1x1 kernel has nothing to rotate, so the last group
+    convolution only mixes channels and rolls the group axis: an equivariant dense layer that
+    gives the head more invariant features for few parameters (with three channel counts it is
+    left out). Every pooled size is even and every kernel odd, so the logits are exactly
     invariant under the group. The batch norm (statistics shared across the group axis) lets
     these narrow layers train within the source's five epochs.
     """
 
-    CHANNELS: tuple[int, int, int] = (4, 6, 10)
+    CHANNELS: tuple[int, int, int, int] = (4, 6, 9, 24)
 
-    def __init__(self, group: Group, channels: tuple[int, int, int] | None = None) -> None:
+    def __init__(self, group: Group, channels: tuple[int, ...] | None = None) -> None:
         super().__init__()
         self.group = group
-        c1, c2, c3 = channels or self.CHANNELS
+        channels = tuple(channels or self.CHANNELS)
+        if len(channels) not in (3, 4):
+            raise ValueError(f"channels must be three or four positive integers (c1, c2, c3[, c4]); got {channels!r}.")
+        for i, c in enumerate(channels):
+            check_positive_int(c, f"channels[{i}]")
+        c1, c2, c3 = channels[:3]
+        c4 = channels[3] if len(channels) == 4 else None
         self.lift = LiftingConv2d(1, c1, 3, padding=1, group=group)
         self.bn1 = GroupBatchNorm(c1, group)
         self.gconv1 = GroupConv2d(c1, c2, 3, padding=1, group=group)
         self.bn2 = GroupBatchNorm(c2, group)
         self.gconv2 = GroupConv2d(c2, c3, 7, group=group)
         self.bn3 = GroupBatchNorm(c3, group)
+        self.gconv3 = None if c4 is None else GroupConv2d(c3, c4, 1, group=group)
+        self.bn4 = None if c4 is None else GroupBatchNorm(c4, group)
         self.pool = SpatialMaxPool(2)
-        self.head = InvariantHead(c3, 10)
+        self.head = InvariantHead(c4 or c3, 10)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 1, 28, 28)`` -> the last group feature map ``(B, C, G, 1, 1)``."""
         x = self.pool(F.silu(self.bn1(self.lift(x))))
         x = self.pool(F.silu(self.bn2(self.gconv1(x))))
-        return F.silu(self.bn3(self.gconv2(x)))
+        x = F.silu(self.bn3(self.gconv2(x)))
+        return x if self.gconv3 is None else F.silu(self.bn4(self.gconv3(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_images(x, channels=1, size=28)
@@ -152,7 +164,7 @@ class GroupCNN(nn.Module):
 class P4CNN(GroupCNN):
     """The C4 group convolution network, within SimpleCNN's parameter budget."""
 
-    CHANNELS = (4, 6, 10)
+    CHANNELS = (4, 6, 9, 24)
 
     def __init__(self) -> None:
         super().__init__(C4)
@@ -161,7 +173,7 @@ class P4CNN(GroupCNN):
 class P4MCNN(GroupCNN):
     """The D4 (rotations and mirror images) group convolution network, within the same budget."""
 
-    CHANNELS = (3, 4, 8)
+    CHANNELS = (3, 4, 7, 24)
 
     def __init__(self) -> None:
         super().__init__(D4)

@@ -147,15 +147,40 @@ class GroupConv2d(_BankConv):
         return self._conv(x.flatten(1, 2))
 
 
+class _ChannelsLastMaxPool(torch.autograd.Function):
+    """Max pooling computed in the channels-last layout, gradients returned in the default one.
+
+    The same values and the same gradients as ``F.max_pool2d``; PyTorch's CPU kernels are
+    several times faster in this layout (``benchmarks/README.md``), but a gradient left in it
+    slows every layer below, so the backward pass hands back a contiguous tensor.
+    """
+
+    @staticmethod
+    def forward(ctx, maps: torch.Tensor, k: int) -> torch.Tensor:
+        maps = maps.contiguous(memory_format=torch.channels_last)
+        out, indices = F.max_pool2d(maps, k, return_indices=True)
+        ctx.save_for_backward(maps, indices)
+        ctx.k = k
+        return out.contiguous()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        maps, indices = ctx.saved_tensors
+        k = [ctx.k, ctx.k]
+        grad = grad.contiguous(memory_format=torch.channels_last)
+        grad_maps = torch.ops.aten.max_pool2d_with_indices_backward(grad, maps, k, k, [0, 0], [1, 1], False, indices)
+        return grad_maps.contiguous(), None
+
+
 class SpatialMaxPool(nn.Module):
     """2x2 max pooling of every map of a group feature map (exact only on even sizes)."""
 
     def __init__(self, kernel_size: int = 2):
         super().__init__()
-        self.kernel_size = kernel_size
+        self.kernel_size = check_positive_int(kernel_size, "kernel_size")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.max_pool2d(x.flatten(1, 2), self.kernel_size).unflatten(1, x.shape[1:3])
+        return _ChannelsLastMaxPool.apply(x.flatten(1, 2), self.kernel_size).unflatten(1, x.shape[1:3])
 
 
 class GroupBatchNorm(nn.BatchNorm3d):

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from conftest import load_benchmark
 from torch.utils.flop_counter import FlopCounterMode
 
 from eqcourse.cost import flops_per_image, macs_by_layer, ratios, step_times
@@ -34,10 +35,14 @@ def test_eq_cnn_costs_exactly_four_copies_of_its_convolutions():
 def test_group_cnn_counts_the_expanded_bank(model_cls):
     model = model_cls()
     g = model.group.order
-    c1, c2, c3 = model.CHANNELS
+    c1, c2, c3, c4 = model.CHANNELS
     # bank (C_out*G, C_in*G, k, k) over output (C_out*G, H, W); the lift has C_in = 1 without G
     expected = (
-        conv_macs(c1 * g, 1, 3, 28) + conv_macs(c2 * g, c1 * g, 3, 14) + conv_macs(c3 * g, c2 * g, 7, 1) + c3 * 10
+        conv_macs(c1 * g, 1, 3, 28)
+        + conv_macs(c2 * g, c1 * g, 3, 14)
+        + conv_macs(c3 * g, c2 * g, 7, 1)
+        + conv_macs(c4 * g, c3 * g, 1, 1)
+        + c4 * 10
     )
     assert flops_per_image(model) == expected
 
@@ -89,21 +94,10 @@ def test_bad_input_says_what_to_do():
         flops_per_image("SimpleCNN")
 
 
-def _benchmark_module():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "train_step.py"
-    spec = importlib.util.spec_from_file_location("train_step", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_e2cnn_model_has_p4cnns_architecture():
     """Optional: only where e2cnn is installed (it is not a course requirement)."""
     pytest.importorskip("e2cnn")
-    model = _benchmark_module().e2cnn_p4().eval()
+    model = load_benchmark("train_step").e2cnn_p4().eval()
     # the same convolutions on the same field counts: the same multiply-accumulates per layer
     assert list(macs_by_layer(model).values()) == list(macs_by_layer(P4CNN()).values())
     x = torch.rand(3, 1, 28, 28)

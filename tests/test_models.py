@@ -3,7 +3,7 @@ import torch
 
 from eqcourse.equivariance import invariance_error
 from eqcourse.groups import C4, D4
-from eqcourse.models import MODELS, EqCNN, build_model, count_parameters
+from eqcourse.models import MODELS, EqCNN, GroupCNN, build_model, count_parameters
 
 INVARIANT = ["eq_cnn", "matched_eq_cnn", "p4_cnn", "p4m_cnn"]
 
@@ -74,3 +74,32 @@ def test_bad_input_gets_a_clear_error(name, x, error, match):
 def test_unknown_model_lists_the_known_ones():
     with pytest.raises(KeyError, match="known models: simple_cnn, eq_cnn"):
         build_model("resnet")
+
+
+@pytest.mark.parametrize(
+    "channels, match",
+    [
+        ((4, 6), "three or four positive integers"),
+        ((4, 0, 9, 24), r"channels\[1\]"),
+        ((4, 6, 9.5, 24), r"channels\[2\]"),
+    ],
+)
+def test_group_cnn_channels_are_checked(channels, match):
+    with pytest.raises(ValueError, match=match):
+        GroupCNN(C4, channels)
+
+
+def test_the_last_group_convolution_is_a_1x1_equivariant_dense_layer():
+    """A 1x1 kernel has nothing to rotate: its bank only rolls the group axis (a circulant matrix)."""
+    layer = build_model("p4_cnn").gconv3
+    assert layer.weight.shape[-2:] == (1, 1)
+    bank = layer.build_bank().detach()[..., 0, 0].unflatten(0, (-1, 4)).unflatten(2, (-1, 4))  # (O, 4, I, 4)
+    for g in range(4):
+        assert torch.equal(bank[:, g], bank[:, 0].roll(g, dims=-1))
+
+
+def test_three_channel_counts_leave_out_the_1x1_layer_and_stay_invariant():
+    model = GroupCNN(C4, (4, 6, 10)).eval()
+    assert model.gconv3 is None and count_parameters(model) == 12_830
+    err = invariance_error(model, torch.rand(3, 1, 28, 28), C4, relative=True)
+    assert max(err.values()) < 1e-5
