@@ -180,6 +180,9 @@ class SpatialMaxPool(nn.Module):
         self.kernel_size = check_positive_int(kernel_size, "kernel_size")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() != 5:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"SpatialMaxPool expects a group feature map (B, C, G, H, W); got {shape}.")
         return _ChannelsLastMaxPool.apply(x.flatten(1, 2), self.kernel_size).unflatten(1, x.shape[1:3])
 
 

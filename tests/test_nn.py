@@ -142,3 +142,9 @@ def test_spatial_max_pool_matches_torch_in_values_and_gradients():
     enn.SpatialMaxPool(2)(ties).backward(grad)
     F.max_pool2d(ties_ref.flatten(1, 2), 2).unflatten(1, (6, 4)).backward(grad)
     assert torch.equal(ties.grad, ties_ref.grad)
+
+
+@pytest.mark.parametrize("x", [torch.rand(2, 16, 28, 28), "image"])
+def test_spatial_max_pool_says_what_it_expects(x):
+    with pytest.raises(ValueError, match=r"SpatialMaxPool expects a group feature map \(B, C, G, H, W\)"):
+        enn.SpatialMaxPool(2)(x)
