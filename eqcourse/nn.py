@@ -147,6 +147,13 @@ class GroupConv2d(_BankConv):
         return self._conv(x.flatten(1, 2))
 
 
+def _check_group_axis(x: object, layer: str) -> None:
+    """For the pooling layers, which work for any group: a 5-D tensor ``(B, C, G, H, W)``."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 5:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"{layer} expects a group feature map (B, C, G, H, W); got {shape}.")
+
+
 class _ChannelsLastMaxPool(torch.autograd.Function):
     """Max pooling computed in the channels-last layout, gradients returned in the default one.
 
@@ -180,9 +187,7 @@ class SpatialMaxPool(nn.Module):
         self.kernel_size = check_positive_int(kernel_size, "kernel_size")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or x.dim() != 5:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"SpatialMaxPool expects a group feature map (B, C, G, H, W); got {shape}.")
+        _check_group_axis(x, "SpatialMaxPool")
         return _ChannelsLastMaxPool.apply(x.flatten(1, 2), self.kernel_size).unflatten(1, x.shape[1:3])
 
 
@@ -206,8 +211,7 @@ class GroupMaxPool(nn.Module):
     """Max over the group axis: ``(B, C, G, H, W)`` -> ``(B, C, H, W)``, invariant in g."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 5:
-            raise ValueError(f"GroupMaxPool expects (B, C, G, H, W); got shape {tuple(x.shape)}.")
+        _check_group_axis(x, "GroupMaxPool")
         return x.amax(dim=2)
 
 

@@ -123,28 +123,31 @@ def test_group_batch_norm_is_equivariant_in_train_and_eval_mode(G):
         bn(torch.randn(4, 3, 6, 6))
 
 
-def test_spatial_max_pool_matches_torch_in_values_and_gradients():
-    """It pools in the channels-last layout (faster on CPU); values and gradients are max_pool2d's."""
-    f = torch.randn(3, 4, 4, 8, 8, dtype=torch.float64, requires_grad=True)
+def _assert_pools_like_max_pool2d(f: torch.Tensor) -> None:
+    """SpatialMaxPool on ``f`` gives max_pool2d's values and gradients, both in the default layout."""
+    f = f.detach().requires_grad_()
     f_ref = f.detach().clone().requires_grad_()
     out = enn.SpatialMaxPool(2)(f)
-    ref = F.max_pool2d(f_ref.flatten(1, 2), 2).unflatten(1, (4, 4))
+    ref = F.max_pool2d(f_ref.flatten(1, 2), 2).unflatten(1, f.shape[1:3])
     assert torch.equal(out, ref) and out.is_contiguous()
     grad = torch.randn_like(ref)
     out.backward(grad)
     ref.backward(grad)
     assert torch.equal(f.grad, f_ref.grad) and f.grad.is_contiguous()
-    assert torch.autograd.gradcheck(enn.SpatialMaxPool(2), (f.detach().requires_grad_(),))
+
+
+def test_spatial_max_pool_matches_torch_in_values_and_gradients():
+    """It pools in the channels-last layout (faster on CPU); values and gradients are max_pool2d's."""
+    f = torch.randn(3, 4, 4, 8, 8, dtype=torch.float64)
+    _assert_pools_like_max_pool2d(f)
+    assert torch.autograd.gradcheck(enn.SpatialMaxPool(2), (f.requires_grad_(),))
     # ties (blank MNIST background gives many) go to the same position as in max_pool2d
-    ties = torch.randint(0, 2, (5, 6, 4, 14, 14)).double().requires_grad_()
-    ties_ref = ties.detach().clone().requires_grad_()
-    grad = torch.randn(5, 6, 4, 7, 7, dtype=torch.float64)
-    enn.SpatialMaxPool(2)(ties).backward(grad)
-    F.max_pool2d(ties_ref.flatten(1, 2), 2).unflatten(1, (6, 4)).backward(grad)
-    assert torch.equal(ties.grad, ties_ref.grad)
+    _assert_pools_like_max_pool2d(torch.randint(0, 2, (5, 6, 4, 14, 14)).double())
 
 
+@pytest.mark.parametrize("layer", [enn.SpatialMaxPool(2), enn.GroupMaxPool()], ids=lambda m: type(m).__name__)
 @pytest.mark.parametrize("x", [torch.rand(2, 16, 28, 28), "image"])
-def test_spatial_max_pool_says_what_it_expects(x):
-    with pytest.raises(ValueError, match=r"SpatialMaxPool expects a group feature map \(B, C, G, H, W\)"):
-        enn.SpatialMaxPool(2)(x)
+def test_pooling_layers_say_what_they_expect(layer, x):
+    name = type(layer).__name__
+    with pytest.raises(ValueError, match=name + r" expects a group feature map \(B, C, G, H, W\)"):
+        layer(x)
