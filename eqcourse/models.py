@@ -193,3 +193,37 @@ def build_model(name: str) -> nn.Module:
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; known models: {', '.join(MODELS)}.")
     return MODELS[name]()
+
+
+# --- any angle: C_N and D_N networks (notebook 06) ---------------------------------------
+
+KERNELS = ("pixel", "steerable")
+
+
+class AnyAngleCNN(GroupCNN):
+    """GroupCNN for any group of rotations (C_N, D_N) with kernels that rotate in one of two ways.
+
+    ``AnyAngleCNN(group, channels=None, kernel="steerable")``: ``group`` e.g.
+    ``CyclicGroup(8)``; ``channels`` three or four counts (c1, c2, c3[, c4]) as in
+    :class:`GroupCNN` (default ``GroupCNN.CHANNELS``); ``kernel`` is
+
+    * ``"pixel"``: the kernels' pixels are rotated by the group's own action (``rot90`` for
+      quarter turns, bilinear interpolation otherwise): :class:`eqcourse.nn.LiftingConv2d`;
+    * ``"steerable"``: the kernels are combinations of a :class:`eqcourse.steerable.SteerableBasis`
+      and rotate exactly in it; only their sampling on the grid is approximate.
+
+    The 1x1 group convolution has nothing to rotate and is the same in both.
+    """
+
+    def __init__(self, group: Group, channels: tuple[int, ...] | None = None, kernel: str = "steerable") -> None:
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {KERNELS}; got {kernel!r}.")
+        super().__init__(group, channels)
+        self.kernel = kernel
+        if kernel == "steerable":
+            from eqcourse.steerable import SteerableGroupConv2d, SteerableLiftingConv2d
+
+            self.lift = SteerableLiftingConv2d(1, self.lift.out_channels, 3, padding=1, group=group)
+            g1, g2 = self.gconv1, self.gconv2
+            self.gconv1 = SteerableGroupConv2d(g1.in_channels, g1.out_channels, 3, padding=1, group=group)
+            self.gconv2 = SteerableGroupConv2d(g2.in_channels, g2.out_channels, 7, group=group)
