@@ -11,6 +11,7 @@ All take MNIST batches ``(B, 1, 28, 28)`` in [0, 1] and return logits ``(B, 10)`
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +27,10 @@ __all__ = [
     "MatchedEqCNN",
     "P4CNN",
     "P4MCNN",
+    "AnyAngleCNN",
+    "CNCNN",
+    "matched_channels",
+    "KERNELS",
     "MODELS",
     "build_model",
     "count_parameters",
@@ -227,3 +232,32 @@ class AnyAngleCNN(GroupCNN):
             g1, g2 = self.gconv1, self.gconv2
             self.gconv1 = SteerableGroupConv2d(g1.in_channels, g1.out_channels, 3, padding=1, group=group)
             self.gconv2 = SteerableGroupConv2d(g2.in_channels, g2.out_channels, 7, group=group)
+
+
+def matched_channels(n: int) -> tuple[int, ...]:
+    """Channel counts for C_n with at least P4CNN's feature maps per layer: ``ceil(4 * c / n)``.
+
+    ``n * c`` maps per layer is what a layer convolves and stores, so C8 and C16 built this way
+    cost about what P4CNN costs per step, with fewer parameters (the finer group shares more).
+    """
+    check_positive_int(n, "n")
+    return tuple(max(1, -(-4 * c // n)) for c in P4CNN.CHANNELS)
+
+
+class CNCNN(AnyAngleCNN):
+    """``CNCNN(n, kernel="steerable")``: C_n with :func:`matched_channels` (C8: 2/3/5/12, C16: 1/2/3/6)."""
+
+    def __init__(self, n: int, kernel: str = "steerable") -> None:
+        from eqcourse.groups import CyclicGroup
+
+        super().__init__(CyclicGroup(n), matched_channels(n), kernel)
+
+
+MODELS.update(
+    {
+        "c8_cnn": partial(CNCNN, 8),
+        "c16_cnn": partial(CNCNN, 16),
+        "c8_cnn_pixel": partial(CNCNN, 8, kernel="pixel"),
+        "c16_cnn_pixel": partial(CNCNN, 16, kernel="pixel"),
+    }
+)
