@@ -52,6 +52,8 @@ def test_hooks_agree_with_torch_flop_counter(name):
     """An independent count: torch's FlopCounterMode sees every aten convolution (2 FLOPs per MAC)."""
     model = EqCNN(fold_copies=False) if name == "eq_cnn_conv3d" else build_model(name)
     model.eval()
+    with torch.no_grad():  # build the eval-mode kernel banks first: a steerable bank is a matmul, not a conv
+        model(torch.zeros(1, 1, 28, 28))
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
         model(torch.zeros(1, 1, 28, 28))
