@@ -29,8 +29,8 @@ P4_WIDE = (8, 10, 12, 12, 12, 12, 32)
 P4_HEAD = (6, 10, 12, 12, 12, 12, 40)
 C8_WIDE = (6, 7, 8, 8, 8, 8, 32)
 
-#: name -> (group order or None, channels, protocol changes)
-CANDIDATES: dict[str, tuple[int | None, tuple[int, ...], dict]] = {
+#: name -> (group order or None, channels, protocol changes[, kernel])
+CANDIDATES: dict[str, tuple] = {
     "z2 e15 aug": (None, Z2_WIDE, {"epochs": 15}),
     "z2 e30 aug": (None, Z2_WIDE, {"epochs": 30}),
     "z2 e15 noaug": (None, Z2_WIDE, {"epochs": 15, "augment": "none"}),
@@ -41,6 +41,7 @@ CANDIDATES: dict[str, tuple[int | None, tuple[int, ...], dict]] = {
     "p4 e15 aug lr1e-2": (4, P4_WIDE, {"epochs": 15, "lr": 1e-2}),
     "p4head e15 aug": (4, P4_HEAD, {"epochs": 15}),
     "c8 e15 aug": (8, C8_WIDE, {"epochs": 15}),
+    "c8 steerable e15 aug": (8, C8_WIDE, {"epochs": 15}, "steerable"),
 }
 
 
@@ -57,7 +58,7 @@ def main() -> None:
     torch.set_num_threads(1)
     fit, val = load_rotated_mnist("train"), load_rotated_mnist("val")
     for name in args.candidates:
-        order, channels, changes = CANDIDATES[name]
+        order, channels, changes, kernel = (*CANDIDATES[name], "pixel")[:4]
         for seed in args.seeds:
             key = run_key(name, seed)
             done = json.loads(args.out.read_text()) if args.out.exists() else {}  # others may write it too
@@ -66,7 +67,7 @@ def main() -> None:
                 continue
             group = None if order is None else cyclic_group(order)
             set_seed(seed)
-            model = RotCNN(group, channels)
+            model = RotCNN(group, channels, kernel)
             params = count_parameters(model)
             if params > BUDGET:
                 print(f"{key}: {params:,} parameters, over the budget of {BUDGET:,}; skipped", flush=True)
@@ -78,6 +79,7 @@ def main() -> None:
                 "val_error": error_rate(model, val),
                 "group": None if group is None else group.name,
                 "channels": list(channels),
+                "kernel": kernel,
                 "parameters": params,
                 "protocol": protocol.__dict__,
                 "seconds_per_epoch": statistics.median(seconds),

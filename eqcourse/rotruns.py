@@ -27,10 +27,11 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from eqcourse.checks import check_images, check_positive_int
 from eqcourse.data import load_mnist, rotate_by_angle
-from eqcourse.groups import Group
+from eqcourse.groups import C4, CyclicGroup, Group
 from eqcourse.models import count_parameters
 from eqcourse.nn import GroupBatchNorm, GroupConv2d, InvariantHead, LiftingConv2d, SpatialMaxPool
 from eqcourse.rotmnist import load_rotated_mnist, rotate_each
+from eqcourse.steerable import SteerableGroupConv2d, SteerableLiftingConv2d
 from eqcourse.train import CHECKPOINT_DIR, CheckpointError, configure_threads, set_seed
 
 __all__ = [
@@ -45,6 +46,8 @@ __all__ = [
     "invariance_errors",
 ]
 
+KERNELS = ("pixel", "steerable")
+
 #: The issue's parameter budget for every rotated-MNIST run.
 BUDGET = 25_000
 
@@ -53,12 +56,8 @@ LAYOUT = ((3, 1, True), (3, 1, False), (3, 1, True), (3, 0, False), (3, 0, False
 
 
 def cyclic_group(n: int) -> Group:
-    """C_n from ``eqcourse.groups`` (C4 is exact on the grid; other orders need issue 12's groups)."""
-    from eqcourse import groups
-
-    if n == 4:
-        return groups.C4
-    return groups.CyclicGroup(n)
+    """C_n from ``eqcourse.groups`` (the shared ``C4`` for n = 4)."""
+    return C4 if n == 4 else CyclicGroup(n)
 
 
 class _PlainBlock(nn.Module):
@@ -72,12 +71,15 @@ class _PlainBlock(nn.Module):
 
 
 class _GroupBlock(nn.Module):
-    def __init__(self, c_in: int | None, c_out: int, k: int, padding: int, group: Group) -> None:
+    def __init__(self, c_in: int | None, c_out: int, k: int, padding: int, group: Group, kernel: str) -> None:
         super().__init__()
+        steer = kernel == "steerable" and k > 1  # a 1x1 kernel has nothing to rotate
         if c_in is None:
-            self.conv = LiftingConv2d(1, c_out, k, padding=padding, group=group)
+            layer = SteerableLiftingConv2d if steer else LiftingConv2d
+            self.conv = layer(1, c_out, k, padding=padding, group=group)
         else:
-            self.conv = GroupConv2d(c_in, c_out, k, padding=padding, group=group)
+            layer = SteerableGroupConv2d if steer else GroupConv2d
+            self.conv = layer(c_in, c_out, k, padding=padding, group=group)
         self.bn = GroupBatchNorm(c_out, group)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -88,24 +90,28 @@ class RotCNN(nn.Module):
     """Six 3x3 convolutions (pooled to 14 and 7), a 1x1 convolution, an invariant head.
 
     ``channels``: seven positive integers, the output channels (per group element) of the
-    seven convolutions. ``group=None`` gives the plain CNN of the same shape.
+    seven convolutions. ``group=None`` gives the plain CNN of the same shape. ``kernel``:
+    "pixel" (free kernels rotated by interpolation, ``eqcourse.nn``) or "steerable" (kernels in
+    a circular-harmonic basis, ``eqcourse.steerable``).
     """
 
-    def __init__(self, group: Group | None, channels: tuple[int, ...]) -> None:
+    def __init__(self, group: Group | None, channels: tuple[int, ...], kernel: str = "pixel") -> None:
         super().__init__()
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {KERNELS}; got {kernel!r}.")
         channels = tuple(channels)
         if len(channels) != 7:
             raise ValueError(f"channels must be seven positive integers (six 3x3 layers and a 1x1); got {channels!r}.")
         for i, c in enumerate(channels):
             check_positive_int(c, f"channels[{i}]")
-        self.group, self.channels = group, channels
+        self.group, self.channels, self.kernel = group, channels, kernel
         blocks, pools = [], []
         c_in: int | None = None
         for c_out, (k, padding, pool) in zip(channels, (*LAYOUT, (1, 0, False)), strict=True):
             if group is None:
                 blocks.append(_PlainBlock(c_in or 1, c_out, k, padding))
             else:
-                blocks.append(_GroupBlock(c_in, c_out, k, padding, group))
+                blocks.append(_GroupBlock(c_in, c_out, k, padding, group, kernel))
             pools.append(pool)
             c_in = c_out
         self.blocks = nn.ModuleList(blocks)
@@ -142,12 +148,12 @@ class RotProtocol:
             check_positive_int(getattr(self, name), name)
 
 
-#: run name -> (group order or None for the plain CNN, channels, protocol changes)
-ROT_RUNS: dict[str, tuple[int | None, tuple[int, ...], dict]] = {
-    "rot_z2_cnn": (None, (16, 20, 24, 24, 24, 24, 40), {}),
-    "rot_p4_cnn": (4, (8, 10, 12, 12, 12, 12, 32), {}),
-    "rot_c8_cnn": (8, (6, 7, 8, 8, 8, 8, 32), {}),
-    "rot_c16_cnn": (16, (4, 5, 6, 6, 6, 6, 32), {}),
+#: run name -> (group order or None for the plain CNN, channels, kernel, protocol changes)
+ROT_RUNS: dict[str, tuple[int | None, tuple[int, ...], str, dict]] = {
+    "rot_z2_cnn": (None, (16, 20, 24, 24, 24, 24, 40), "pixel", {}),
+    "rot_p4_cnn": (4, (8, 10, 12, 12, 12, 12, 32), "pixel", {}),
+    "rot_c8_cnn": (8, (6, 7, 8, 8, 8, 8, 32), "pixel", {}),
+    "rot_c16_cnn": (16, (4, 5, 6, 6, 6, 6, 32), "steerable", {}),
 }
 
 
@@ -155,15 +161,15 @@ def build_rot_model(name: str) -> RotCNN:
     """A fresh network of the rotated-MNIST run ``name`` (e.g. ``"rot_p4_cnn"``)."""
     if name not in ROT_RUNS:
         raise KeyError(f"unknown rotated-MNIST run {name!r}; known runs: {', '.join(ROT_RUNS)}.")
-    order, channels, _ = ROT_RUNS[name]
-    return RotCNN(None if order is None else cyclic_group(order), channels)
+    order, channels, kernel, _ = ROT_RUNS[name]
+    return RotCNN(None if order is None else cyclic_group(order), channels, kernel)
 
 
 def rot_protocol(name: str, **changes) -> RotProtocol:
     """The protocol of run ``name`` with ``changes`` applied (e.g. ``seed=1``)."""
     if name not in ROT_RUNS:
         raise KeyError(f"unknown rotated-MNIST run {name!r}; known runs: {', '.join(ROT_RUNS)}.")
-    return RotProtocol(**{**ROT_RUNS[name][2], **changes})
+    return RotProtocol(**{**ROT_RUNS[name][3], **changes})
 
 
 def train_rot(model: nn.Module, dataset: TensorDataset, protocol: RotProtocol, log=None) -> list[float]:
@@ -270,6 +276,7 @@ def save_rot_checkpoint(path: str | Path, model: RotCNN, name: str, metrics: dic
         "run": name,
         "order": None if model.group is None else model.group.order,
         "channels": list(model.channels),
+        "kernel": model.kernel,
         "state_dict": model.state_dict(),
         "metrics": metrics,
         "torch": torch.__version__.split("+")[0],
@@ -291,9 +298,10 @@ def load_rot_checkpoint(path: str | Path) -> tuple[RotCNN, dict]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         order, channels, state = payload["order"], tuple(payload["channels"]), payload["state_dict"]
+        kernel = payload.get("kernel", "pixel")
     except Exception as err:  # unpickling errors come in many types
         raise CheckpointError(f"checkpoint {path} could not be read as a rotated-MNIST checkpoint: {err}") from err
-    model = RotCNN(None if order is None else cyclic_group(order), channels)
+    model = RotCNN(None if order is None else cyclic_group(order), channels, kernel)
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
@@ -309,34 +317,38 @@ def load_rot_pretrained(name: str) -> RotCNN:
 
 
 def format_rot_table(results: dict[str, dict]) -> str:
-    """A Markdown table of the rotated-MNIST runs beside the published figures."""
+    """A Markdown table of the rotated-MNIST runs, then the published figures beside them."""
     lines = [
-        "| run | group | parameters | test error (seed 0) | mean ± sd over seeds | s/epoch | "
-        "accuracy 0°..355°: mean, max deviation | published |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "| model | group | parameters | test error | mean ± sd over seeds | s/epoch | accuracy at 0°, 5°, …, 355° |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, r in results.items():
-        errors = r.get("test_error_by_seed", {})
-        spread = "–"
-        if len(errors) > 1:
-            values = list(errors.values())
-            spread = f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f} % (n={len(values)})"
-        lines.append(
-            f"| {name} | {r['group'] or 'Z2'} | {r['parameters']:,} | {r['test_error']:.2f} % | {spread} | "
-            f"{r['seconds_per_epoch']:.1f} | {r['angle_accuracy_mean']:.2f} %, ±{r['angle_accuracy_max_deviation']:.2f}"
-            f" | {PUBLISHED.get(name, '–')} |"
+        values = list(r.get("test_error_by_seed", {}).values())
+        spread = (
+            f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f} % ({len(values)} seeds)" if len(values) > 1 else "–"
         )
+        kernel = f", {r['kernel']}" if r.get("group") and r["group"] != "C4" else ""
+        lines.append(
+            f"| `{name}` | {r['group'] or 'none'}{kernel} | {r['parameters']:,} | {r['test_error']:.2f} % | {spread} | "
+            f"{r['seconds_per_epoch']:.0f} | {r['angle_accuracy_mean']:.2f} % "
+            f"± {r['angle_accuracy_max_deviation']:.2f} |"
+        )
+    for model, (error, source) in PUBLISHED.items():
+        lines.append(f"| {model} (published: {source}) | | | {error:.2f} % | | | |")
     return "\n".join(lines)
 
 
-#: what the papers report for the corresponding models (test error on the original MNIST-rot)
+#: test errors (percent) published on the original MNIST-rot
 PUBLISHED = {
-    "rot_z2_cnn": "Z2CNN 5.03 % (Cohen & Welling 2016)",
-    "rot_p4_cnn": "P4CNN 2.28 %, with rotation pooling 3.21 % (Cohen & Welling 2016)",
-    "rot_c8_cnn": "Harmonic Networks 1.69 % (Worrall et al. 2017)",
-    "rot_c16_cnn": "E(2)-steerable best 0.68 % (Weiler & Cesa 2019)",
+    "Z2CNN": (5.03, "Cohen & Welling 2016, Table 1"),
+    "P4CNN with rotation pooling": (3.21, "Cohen & Welling 2016, Table 1"),
+    "P4CNN": (2.28, "Cohen & Welling 2016, Table 1"),
+    "Harmonic Networks": (1.69, "Worrall et al. 2017"),
+    "E(2)-steerable CNN, best": (0.68, "Weiler & Cesa 2019"),
 }
 
+#: how many upright MNIST test digits (a seeded subset) are turned to each of the 72 angles
+ANGLE_DIGITS = 2000
 FAST = {"train": 2000, "test": 2000, "angle_digits": 200, "epochs": 2}
 
 
@@ -359,7 +371,7 @@ def reproduce_run(
         train_set, test_set = _subset(train_set, FAST["train"]), _subset(test_set, FAST["test"])
         changes = {"epochs": FAST["epochs"]}
         angle_digits = angle_digits or FAST["angle_digits"]
-    upright = upright_test_digits(angle_digits)
+    upright = upright_test_digits(angle_digits or ANGLE_DIGITS)
     first, result = None, {}
     errors: dict[str, float] = {}
     for seed in seeds:
@@ -376,6 +388,7 @@ def reproduce_run(
                 "run": name,
                 "group": None if model.group is None else model.group.name,
                 "channels": list(model.channels),
+                "kernel": model.kernel,
                 "protocol": asdict(protocol),
                 "seed": seed,
                 "seconds_per_epoch": float(np.median(seconds)),
@@ -409,4 +422,4 @@ def evaluate_run(path: str | Path, fast: bool = False, angle_digits: int | None 
     if fast:
         test_set = _subset(test_set, FAST["test"])
         angle_digits = angle_digits or FAST["angle_digits"]
-    return {**metrics, **measure(model, test_set, upright_test_digits(angle_digits))}
+    return {**metrics, **measure(model, test_set, upright_test_digits(angle_digits or ANGLE_DIGITS))}
