@@ -74,7 +74,7 @@ def main() -> None:
                 continue
             protocol = RotProtocol(**{**changes, "seed": seed})
             start = time.perf_counter()
-            seconds = train_rot(model, fit, protocol)
+            seconds = train_rot(model, fit, protocol, log=lambda line, key=key: print(f"  {key} {line}", flush=True))
             record = {
                 "val_error": error_rate(model, val),
                 "group": None if group is None else group.name,

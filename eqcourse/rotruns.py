@@ -152,7 +152,7 @@ class RotProtocol:
 ROT_RUNS: dict[str, tuple[int | None, tuple[int, ...], str, dict]] = {
     "rot_z2_cnn": (None, (16, 20, 24, 24, 24, 24, 40), "pixel", {}),
     "rot_p4_cnn": (4, (8, 10, 12, 12, 12, 12, 32), "pixel", {}),
-    "rot_c8_cnn": (8, (6, 7, 8, 8, 8, 8, 32), "pixel", {}),
+    "rot_c8_cnn": (8, (6, 7, 8, 8, 8, 8, 32), "steerable", {}),
     "rot_c16_cnn": (16, (4, 5, 6, 6, 6, 6, 32), "steerable", {}),
 }
 
@@ -357,13 +357,14 @@ def _subset(dataset: TensorDataset, n: int | None) -> TensorDataset:
 
 
 def reproduce_run(
-    name: str, seeds: list[int], fast: bool = False, angle_digits: int | None = None, log=print
+    name: str, seeds: list[int], fast: bool = False, angle_digits: int | None = None, log=None
 ) -> tuple[RotCNN, dict]:
     """Train run ``name`` once per seed on all 12,000 training digits; measure on the test split.
 
     Returns the seed-0 (first seed's) model and its metrics, with every seed's test error.
     ``fast``: 2,000 training digits, two epochs, 2,000 test images: a pipeline check only.
     """
+    log = log or (lambda line: print(line, flush=True))
     train_set = load_rotated_mnist("trainval")
     test_set = load_rotated_mnist("test")
     changes = {}
@@ -379,7 +380,8 @@ def reproduce_run(
         set_seed(seed)
         model = build_rot_model(name)
         start = time.perf_counter()
-        seconds = train_rot(model, train_set, protocol, log=None)
+        prefix = f"  {name} seed {seed} "
+        seconds = train_rot(model, train_set, protocol, log=lambda line, prefix=prefix: log(prefix + line))
         errors[str(seed)] = error_rate(model, test_set)
         log(f"  {name} seed {seed}: test error {errors[str(seed)]:.2f} % ({time.perf_counter() - start:.0f} s)")
         if first is None:
@@ -404,14 +406,45 @@ def reproduce_run(
     return first, result
 
 
-def write_results(path: str | Path, results: dict[str, dict]) -> Path:
-    """Update ``path`` (a JSON object run -> figures) with ``results``, keeping the other runs."""
+def _config(r: dict) -> tuple:
+    """What makes two results runs of the same experiment (everything but the seed)."""
+    protocol = {k: v for k, v in r.get("protocol", {}).items() if k != "seed"}
+    return r.get("group"), r.get("channels"), r.get("kernel"), r.get("mode"), sorted(protocol.items())
+
+
+def merge_result(old: dict | None, new: dict) -> dict:
+    """One run's entry after ``new``: seeds of the same experiment accumulate.
+
+    The entry's model figures are those of its lowest seed (the checkpoint that ships);
+    ``test_error_by_seed`` collects every seed trained with the same configuration, so seeds can
+    be trained in separate processes (``--seeds 1``, ``--seeds 2``) and end up in one entry.
+    """
+    if old is None or "seed" not in old or "seed" not in new or _config(old) != _config(new):
+        return new
+    seeds = {**old.get("test_error_by_seed", {}), **new.get("test_error_by_seed", {})}
+    merged = dict(new if new["seed"] <= old["seed"] else old)
+    merged["test_error_by_seed"] = dict(sorted(seeds.items(), key=lambda kv: int(kv[0])))
+    values = list(seeds.values())
+    merged["test_error_mean"] = float(np.mean(values))
+    merged["test_error_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return merged
+
+
+def write_results(path: str | Path, results: dict[str, dict], merge_seeds: bool = True) -> Path:
+    """Update ``path`` (a JSON object run -> figures) with ``results``, keeping the other runs.
+
+    With ``merge_seeds``, a result of the same configuration as the stored one adds its seeds
+    (``merge_result``); otherwise it replaces the entry.
+    """
     path = Path(path)
     old = json.loads(path.read_text()) if path.exists() else {}
-    old.update(results)
+    for name, result in results.items():
+        old[name] = merge_result(old.get(name), result) if merge_seeds else result
     ordered = {name: old[name] for name in [*ROT_RUNS, *old] if name in old}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(ordered, indent=1) + "\n")
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(ordered, indent=1) + "\n")
+    tmp.replace(path)
     return path
 
 
