@@ -61,15 +61,59 @@ def build_wheel(out_dir: str | Path, repo: str | Path = REPO) -> Path:
     return wheels[-1]
 
 
-def base_interpreter() -> str:
-    """A Python of this version that every user may run (a venv's interpreter may sit under /root)."""
-    candidates = [os.path.realpath(sys._base_executable), f"/usr/bin/python{sys.version_info[0]}.{sys.version_info[1]}"]
-    for candidate in candidates:
-        path = Path(candidate)
-        if path.is_file() and all(os.stat(p).st_mode & 0o001 for p in [*path.parents, path]):
-            return str(path)
-    raise RuntimeError(f"no Python {sys.version_info[0]}.{sys.version_info[1]} that other users may run "
-                       f"(tried {candidates}); install Debian's python3 or pass a public interpreter")
+def _reachable(path: Path) -> bool:
+    """True when every user may reach `path` (o+x on each folder above it, o+r on the file)."""
+    path = Path(path)
+    return all(os.stat(p).st_mode & 0o001 for p in path.parents) and bool(os.stat(path).st_mode & 0o004)
+
+
+def public_interpreter(dest: str | Path) -> Path:
+    """This Python (the one that runs this script), runnable by every user; copied to `dest` if need be.
+
+    A venv made by pyenv lives on an interpreter under /root, which no other user may enter. Then
+    the interpreter (binary, shared library and standard library, without site-packages and tests,
+    hard-linked where possible) is copied to `dest`, and the binary's library path, an absolute path
+    into /root, is rewritten to `$ORIGIN/../lib`. (Debian's own python3.11 is no substitute: 3.11.2
+    mishandles the possessive regular expressions of soupsieve, which nbgrader's HTML feedback needs.)
+    """
+    exe = Path(os.path.realpath(sys._base_executable))
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    base = Path(sys.base_prefix).resolve()
+    libs = sorted((base / "lib").glob(f"libpython{version}*.so*"))
+    stdlib = base / "lib" / f"python{version}" / "os.py"
+    if _reachable(exe) and all(_reachable(lib) for lib in libs) and _reachable(stdlib):
+        return exe
+    dest = Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    skip = shutil.ignore_patterns("site-packages", "test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip")
+    shutil.copytree(base / "lib" / f"python{version}", dest / "lib" / f"python{version}", ignore=skip,
+                    copy_function=link)
+    for lib in libs:
+        if lib.is_symlink():
+            (dest / "lib" / lib.name).symlink_to(os.readlink(lib))
+        else:
+            link(str(lib), str(dest / "lib" / lib.name))
+    (dest / "bin").mkdir(parents=True)
+    binary = exe.read_bytes()
+    old = str(base / "lib").encode() + b"\0"
+    new = b"$ORIGIN/../lib"
+    if old in binary:  # the RUNPATH string in the dynamic string table: same length, padded with NULs
+        binary = binary.replace(b"\0" + old, b"\0" + new + b"\0" * (len(old) - len(new)))
+    target = dest / "bin" / f"python{version}"
+    target.write_bytes(binary)
+    target.chmod(0o755)
+    for path in [dest, *dest.rglob("*")]:
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o755)
+    return target
 
 
 def make_student_env(target: str | Path, wheel: str | Path) -> Path:
@@ -77,7 +121,9 @@ def make_student_env(target: str | Path, wheel: str | Path) -> Path:
     target = Path(target)
     if target.exists():
         shutil.rmtree(target)
-    subprocess.run([base_interpreter(), "-m", "venv", "--without-pip", str(target)], check=True)
+    target.mkdir(parents=True)
+    interpreter = public_interpreter(target / "interpreter")
+    subprocess.run([str(interpreter), "-m", "venv", "--without-pip", str(target)], check=True)
     python = target / "bin" / "python"
     purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                   check=True, capture_output=True, text=True).stdout.strip())
@@ -85,15 +131,28 @@ def make_student_env(target: str | Path, wheel: str | Path) -> Path:
     for sub in ("share/jupyter", "etc/jupyter"):
         if (base_prefix / sub).is_dir():
             (target / sub).parent.mkdir(parents=True, exist_ok=True)
-            (target / sub).symlink_to(base_prefix / sub)
+            if _reachable(base_prefix / sub / "."):
+                (target / sub).symlink_to(base_prefix / sub)
+            else:
+                _linked_copy(base_prefix / sub, target / sub)
     # install before the base environment is on the path: pip would see the checkout's editable eqcourse
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--quiet",
                     "--no-index", str(wheel)], check=True, env={**student_env_vars(), "PIP_NO_INPUT": "1"})
     if not (purelib / "eqcourse" / "__init__.py").is_file():
         raise RuntimeError(f"pip did not install {Path(wheel).name} into {purelib}")
     base_purelib = Path(sysconfig.get_paths()["purelib"]).resolve()
+    if not _reachable(base_purelib / "torch" / "__init__.py"):  # e.g. a checkout under /root
+        base_purelib = _linked_copy(base_purelib, target / "base-site-packages")
     (purelib / PTH_NAME).write_text(f"{base_purelib}\n")
     return python
+
+
+def _linked_copy(src: Path, dest: Path) -> Path:
+    """`src` hard-linked (copied across file systems) to `dest`, for users who cannot reach `src`."""
+    if subprocess.run(["cp", "-al", str(src), str(dest)], capture_output=True).returncode != 0:
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(src, dest, symlinks=True)
+    return dest
 
 
 def student_env_vars(env: dict[str, str] | None = None) -> dict[str, str]:
@@ -166,11 +225,30 @@ def scan_for_secrets(root: str | Path, regions: dict[str, set[str]]) -> list[str
             continue
         if path.suffix in {".py", ".ipynb"} and pattern.search(text):
             hits.append(f"{path}: a nbgrader marker")
-        lines = {line.strip() for line in text.splitlines()}
-        for where, secret in regions.items():
-            found = lines & secret
-            if len(found) >= min(2, len(secret)):
-                hits.append(f"{path}: {sorted(found)[0]!r} and {len(found) - 1} more line(s) of {where}")
+        hits += [f"{path}: {hit}" for hit in find_secrets(text, regions)]
+    return hits
+
+
+def find_secrets(text: str, regions: dict[str, set[str]]) -> list[str]:
+    """The secret regions that `text` holds (two of a region's lines, or its only line), described.
+
+    Lines are compared stripped; in a notebook's JSON each source line is a string of its own, so
+    the JSON text is searched line by line after decoding the strings.
+    """
+    lines = {line.strip() for line in text.splitlines()}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and "cells" in data:
+        for cell in data["cells"]:
+            source = cell.get("source", "")
+            lines |= {line.strip() for line in ("".join(source) if isinstance(source, list) else source).splitlines()}
+    hits = []
+    for where, secret in regions.items():
+        found = lines & secret
+        if len(found) >= min(2, len(secret)):
+            hits.append(f"{sorted(found)[0]!r} and {len(found) - 1} more line(s) of {where}")
     return hits
 
 
