@@ -165,8 +165,10 @@ def try_read(user: str, paths: list[Path]) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def hub() -> Hub:
     if os.geteuid() != 0:
-        pytest.fail("the classroom test creates system users and runs servers as them: run it as root "
-                    "(make classroom-test)", pytrace=False)
+        reason = "the classroom test creates system users and runs servers as them: run it as root"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason} (CI runs as root)", pytrace=False)
+        pytest.skip(reason)
     users = [TEACHER, *STUDENTS]
     course.remove(None, users)  # leftovers of an interrupted run (these names are the test's own)
     t0 = time.monotonic()
@@ -438,3 +440,10 @@ def test_student_logs_in_and_sees_the_assignment_in_the_assignments_tab(hub):
     assert "Submitted assignments" in text and "view feedback" in text, f"no submission with feedback:\n{text[:2000]}"
     hub.timings["browser: login + Assignments tab"] = time.monotonic() - t
     print("\nclassroom timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in hub.timings.items()))
+    peaks = {}
+    for user in [TEACHER, *STUDENTS]:
+        pid = hub.ok(f"/hub/api/users/{user}")["servers"][""]["state"]["pid"]
+        status = Path(f"/proc/{pid}/status").read_text()
+        peaks[user] = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+    print("single-user server peak memory (MiB, VmHWM, kernels not included): "
+          + ", ".join(f"{u} {m:.0f}" for u, m in peaks.items()))
