@@ -94,11 +94,9 @@ c.Spawner.environment = COMMON_ENV
 def per_role(spawner) -> None:
     """Students get the instructor tools switched off (etc/student/ first on their config path)."""
     etc = CLASSROOM / "etc"
-    name = spawner.user.name
-    if name in INSTRUCTORS:
-        spawner.environment["JUPYTER_CONFIG_PATH"] = str(etc / "common")
-    else:
-        spawner.environment["JUPYTER_CONFIG_PATH"] = f"{etc / 'student'}:{etc / 'common'}"
+    path = str(etc / "common") if spawner.user.name in INSTRUCTORS else f"{etc / 'student'}:{etc / 'common'}"
+    # a new dict for this spawner: the configured one is shared by every spawner
+    spawner.environment = {**spawner.environment, "JUPYTER_CONFIG_PATH": path}
 
 
 c.Spawner.pre_spawn_hook = per_role
