@@ -141,8 +141,9 @@ def prepare(root: str | Path, instructor: str, students: list[str], wheel_dir: s
 
 
 def hub_env(root: str | Path, instructor: str, students: list[str], port: int = 8000,
-            password: str | None = None, auth: str = "dummy") -> dict[str, str]:
-    """The environment for `jupyterhub -f classroom/jupyterhub_config.py`."""
+            password: str | None = None, auth: str | None = None) -> dict[str, str]:
+    """The environment for `jupyterhub -f classroom/jupyterhub_config.py` (`auth`: default $EQCOURSE_AUTH or dummy)."""
+    auth = auth or os.environ.get("EQCOURSE_AUTH", "dummy")
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "EQCOURSE_DATA"}}
     env.update({
         "EQCOURSE_CLASSROOM": str(Path(root).resolve()),
@@ -219,8 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         env = hub_env(args.root, args.instructor, students, args.port,
                       password=os.environ.get("EQCOURSE_DUMMY_PASSWORD"))
         print(f"\nJupyterHub on http://127.0.0.1:{args.port}/  users: {args.instructor} (instructor), "
-              f"{', '.join(students)}\nTESTING ONLY: every account logs in with the password "
-              f"{env['EQCOURSE_DUMMY_PASSWORD']!r}\n", flush=True)
+              f"{', '.join(students)}", flush=True)
+        if env["EQCOURSE_AUTH"] == "dummy":
+            print(f"TESTING ONLY: every account logs in with the password {env['EQCOURSE_DUMMY_PASSWORD']!r}\n",
+                  flush=True)
         return subprocess.run(hub_command(), cwd=Path(args.root) / "hub", env=env).returncode
     except (PermissionError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
