@@ -103,8 +103,11 @@ def prepare(root: str | Path, instructor: str, students: list[str], wheel_dir: s
     alembic = root / "venv" / "bin" / "alembic"  # nbgrader runs `alembic`: the base venv's script may be unreachable
     alembic.write_text(f'#!/bin/sh\nexec "{python}" -m alembic "$@"\n')
     alembic.chmod(0o755)
-    check = subprocess.run(["runuser", "-u", "nobody", "--", str(python), "-c",
-                            "import eqcourse, jupyterhub, nbgrader"],
+    probe = ("import importlib.util as u, jupyterhub, nbgrader\n"  # find, not import, torch: it is slow to load
+             "missing = [m for m in ('eqcourse', 'torch', 'jupyterlab') if u.find_spec(m) is None]\n"
+             "assert not missing, f'cannot find {missing}'\n"
+             "assert open(u.find_spec('eqcourse').origin).read(1)")
+    check = subprocess.run(["runuser", "-u", "nobody", "--", str(python), "-c", probe],
                            capture_output=True, text=True, cwd="/")
     if check.returncode != 0:
         raise PermissionError("other users cannot run the student environment (the base venv must be readable "
