@@ -217,7 +217,9 @@ class AnyAngleCNN(GroupCNN):
     * ``"steerable"``: the kernels are combinations of a :class:`eqcourse.steerable.SteerableBasis`
       and rotate exactly in it; only their sampling on the grid is approximate.
 
-    The 1x1 group convolution has nothing to rotate and is the same in both.
+    The 1x1 group convolution has nothing to rotate and is the same in both. The logits are
+    exactly invariant under the group's quarter turns only; at other angles the pixel grid allows
+    approximate invariance at best (measured in notebook 06 and :mod:`eqcourse.anyangle`).
     """
 
     def __init__(self, group: Group, channels: tuple[int, ...] | None = None, kernel: str = "steerable") -> None:
