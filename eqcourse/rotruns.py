@@ -328,10 +328,12 @@ def format_rot_table(results: dict[str, dict]) -> str:
             f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f} % ({len(values)} seeds)" if len(values) > 1 else "–"
         )
         kernel = f", {r['kernel']}" if r.get("group") and r["group"] != "C4" else ""
+        angles = "–"
+        if "angle_accuracy_mean" in r:
+            angles = f"{r['angle_accuracy_mean']:.2f} % ± {r['angle_accuracy_max_deviation']:.2f}"
         lines.append(
             f"| `{name}` | {r['group'] or 'none'}{kernel} | {r['parameters']:,} | {r['test_error']:.2f} % | {spread} | "
-            f"{r['seconds_per_epoch']:.0f} | {r['angle_accuracy_mean']:.2f} % "
-            f"± {r['angle_accuracy_max_deviation']:.2f} |"
+            f"{r['seconds_per_epoch']:.0f} | {angles} |"
         )
     for model, (error, source) in PUBLISHED.items():
         lines.append(f"| {model} (published: {source}) | | | {error:.2f} % | | | |")
@@ -347,6 +349,8 @@ PUBLISHED = {
     "E(2)-steerable CNN, best": (0.68, "Weiler & Cesa 2019"),
 }
 
+#: the seed whose model ships as the checkpoint
+SHIPPED_SEED = 0
 #: how many upright MNIST test digits (a seeded subset) are turned to each of the 72 angles
 ANGLE_DIGITS = 2000
 FAST = {"train": 2000, "test": 2000, "angle_digits": 200, "epochs": 2}
@@ -361,7 +365,8 @@ def reproduce_run(
 ) -> tuple[RotCNN, dict]:
     """Train run ``name`` once per seed on all 12,000 training digits; measure on the test split.
 
-    Returns the seed-0 (first seed's) model and its metrics, with every seed's test error.
+    Returns the first seed's model and its metrics, with every seed's test error; the accuracy
+    against angle and the invariance errors are measured for the shipped seed (0) only.
     ``fast``: 2,000 training digits, two epochs, 2,000 test images: a pipeline check only.
     """
     log = log or (lambda line: print(line, flush=True))
@@ -397,8 +402,11 @@ def reproduce_run(
                 "train_seconds": float(sum(seconds)),
                 "threads": torch.get_num_threads(),
                 "mode": "fast" if fast else "full",
-                **measure(model, test_set, upright),
+                "test_error": errors[str(seed)],
+                "parameters": count_parameters(model),
             }
+            if seed == SHIPPED_SEED or fast:  # the accuracy against angle of the model that ships
+                result.update(measure(model, test_set, upright))
     result["test_error_by_seed"] = errors
     values = list(errors.values())
     result["test_error_mean"] = float(np.mean(values))
