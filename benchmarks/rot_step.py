@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from eqcourse.cost import flops_per_image, step_times
 from eqcourse.models import count_parameters
-from eqcourse.rotruns import LAYOUT, ROT_RUNS, RotCNN, build_rot_model
+from eqcourse.rotruns import KERNELS, LAYOUT, ROT_RUNS, RotCNN, build_rot_model
 
 
 def e2cnn_twin(model: RotCNN) -> torch.nn.Module | None:
@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--kernels", nargs="+", choices=KERNELS, help="also time these kernels (default: the run's)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -78,22 +79,31 @@ def main() -> None:
     if twin is None:
         print(f"e2cnn is not installed (pip install e2cnn, optional); {args.run} vs e2cnn skipped")
         return
-    models = {args.run: ours, "e2cnn_twin": twin}
+    models = {args.run: ours}
+    for kernel in args.kernels or []:
+        if kernel != ours.kernel:
+            models[f"{args.run}_{kernel}"] = RotCNN(ours.group, ours.channels, kernel)
+    models["e2cnn_twin"] = twin
     times = step_times(models, batch=args.batch, steps=args.steps, warmup=args.warmup)
     print(
         f"{args.run} ({ours.group.name}) vs its e2cnn twin: batch {args.batch}, {torch.get_num_threads()} thread(s), "
         f"medians over {args.steps} steps after {args.warmup} warm-up rounds, round-robin"
     )
-    print(f"{'model':12s} {'params':>7s} {'MACs/img':>11s} {'train ms':>9s} {'eval ms':>8s}")
+    width = max(map(len, models))
+    print(f"{'model':{width}s} {'kernel':9s} {'params':>7s} {'MACs/img':>11s} {'train ms':>9s} {'eval ms':>8s}")
     for name, model in models.items():
+        kernel = getattr(model, "kernel", "e2cnn")
         print(
-            f"{name:12s} {count_parameters(model):7,d} {flops_per_image(model):11,d} "
+            f"{name:{width}s} {kernel:9s} {count_parameters(model):7,d} {flops_per_image(model):11,d} "
             f"{times['train'][name] * 1e3:9.2f} {times['eval'][name] * 1e3:8.2f}"
         )
-    for kind in ("train", "eval"):
-        ratio = times[kind]["e2cnn_twin"] / times[kind][args.run]
-        target = " (target >= 1: eqcourse not slower)" if kind == "train" else ""
-        print(f"e2cnn {kind} step / {args.run} {kind} step = {ratio:.2f}{target}")
+    for name in models:
+        if name == "e2cnn_twin":
+            continue
+        for kind in ("train", "eval"):
+            ratio = times[kind]["e2cnn_twin"] / times[kind][name]
+            target = " (target >= 1: eqcourse not slower)" if kind == "train" and name == args.run else ""
+            print(f"e2cnn {kind} step / {name} {kind} step = {ratio:.2f}{target}")
 
 
 if __name__ == "__main__":

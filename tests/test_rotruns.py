@@ -97,3 +97,14 @@ def test_shipped_checkpoints_load_and_match_their_results():
         assert r["mode"] == "full" and r["test_digits"] == 50_000
         assert len(r["accuracy_by_angle"]) == 72
         assert model(digits.tensors[0]).shape == (64, 10)
+
+
+@pytest.mark.skipif(not (CHECKPOINT_DIR / "rotmnist_results.json").exists(), reason="no shipped results yet")
+def test_readme_rotated_mnist_table_is_the_one_the_command_prints():
+    from pathlib import Path
+
+    from eqcourse.rotruns import format_rot_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    results = json.loads((CHECKPOINT_DIR / "rotmnist_results.json").read_text())
+    assert format_rot_table(results) in readme, "paste `python -m eqcourse evaluate --suite rotmnist` into the README"
