@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import statistics
 import time
@@ -23,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from eqcourse.checks import check_positive_int
-from eqcourse.nn import GroupConv2d, LiftingConv2d
+from eqcourse.nn import GroupConv2d, LiftingConv2d, frozen_banks
 
 _BANK_CONVS = (LiftingConv2d, GroupConv2d)
 
@@ -175,16 +176,19 @@ def step_times(
     for kind, step in (("train", train_step), ("eval", eval_step)):
         if kind not in kinds:
             continue
-        for model in copies.values():
-            model.train(kind == "train")
         times: dict[str, list[float]] = {name: [] for name in names}
-        for i in range(warmup + steps):
-            start_at = i % len(names)
-            for name in names[start_at:] + names[:start_at]:
-                start = time.perf_counter()
-                step(name)
-                if i >= warmup:
-                    times[name].append(time.perf_counter() - start)
+        with contextlib.ExitStack() as stack:
+            for model in copies.values():
+                model.train(kind == "train")
+                if kind == "eval":  # a trained model is evaluated with its banks frozen once
+                    stack.enter_context(frozen_banks(model))
+            for i in range(warmup + steps):
+                start_at = i % len(names)
+                for name in names[start_at:] + names[:start_at]:
+                    start = time.perf_counter()
+                    step(name)
+                    if i >= warmup:
+                        times[name].append(time.perf_counter() - start)
         results[kind] = {name: statistics.median(t) for name, t in times.items()}
     return results
 

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from eqcourse.checks import check_positive_int
 from eqcourse.data import load_mnist, rotate_by_angle, subset
 from eqcourse.models import MODELS, build_model, count_parameters
+from eqcourse.nn import frozen_banks
 
 __all__ = [
     "Protocol",
@@ -193,7 +194,8 @@ def train(model: nn.Module, dataset: TensorDataset, protocol: Protocol | None = 
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Logits for ``images (N, 1, H, W)``, computed in batches in eval mode."""
     model.eval()
-    return torch.cat([model(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+    with frozen_banks(model):
+        return torch.cat([model(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
 def accuracy(model: nn.Module, dataset: TensorDataset, degrees: float = 0.0) -> float:
