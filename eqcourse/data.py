@@ -51,12 +51,27 @@ def _restore_hint(path: Path) -> str:
     )
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """Read one gzip-compressed IDX file, checking size and MD5 of the uncompressed bytes."""
+#: IDX magic number: two zero bytes, the element type (0x08: unsigned byte), the number of dimensions
+_IDX_UBYTE = 0x08
+
+
+def read_idx(path: Path, verify: bool = True) -> np.ndarray:
+    """Read one gzip-compressed IDX file of unsigned bytes into a NumPy array.
+
+    The file name must be one of ``FILES``, whose size and MD5 are checked, unless
+    ``verify=False`` is passed for a file of your own. Either way the IDX magic number (``00 00
+    08 ndim``) and the header's shape are checked against the data; a mismatch is a clear
+    ``MNISTDataError``.
+    """
     path = Path(path)
     if not path.is_file():
         raise MNISTDataError(f"MNIST file {path} is missing. {_restore_hint(path)}")
     size, md5 = FILES.get(path.name, (None, None))
+    if verify and md5 is None:
+        raise MNISTDataError(
+            f"read_idx has no checksum for {path.name} (it knows {', '.join(FILES)}), so it cannot "
+            "tell a good copy from a corrupt one. Pass verify=False to read a file of your own."
+        )
     try:
         with gzip.open(path, "rb") as f:
             if size is None:
@@ -70,16 +85,35 @@ def read_idx(path: Path) -> np.ndarray:
                 got += len(f.read(1))  # a byte past the expected size makes the file corrupt too
     except (OSError, EOFError) as err:
         raise MNISTDataError(f"MNIST file {path} is not a valid gzip file ({err}). {_restore_hint(path)}") from err
-    if md5 is not None:
+    if md5 is not None and verify:
         digest = hashlib.md5(raw).hexdigest()
         if got != size or digest != md5:
             raise MNISTDataError(
                 f"MNIST file {path} is corrupt: its uncompressed bytes have MD5 {digest} "
                 f"({got:,} bytes), expected {md5} ({size:,} bytes). {_restore_hint(path)}"
             )
+    return _parse_idx(raw, path)
+
+
+def _parse_idx(raw: bytearray, path: Path) -> np.ndarray:
+    """The array an IDX buffer holds, after checking its magic number and its header."""
+    if len(raw) < 4:
+        raise MNISTDataError(f"{path} is too short to be an IDX file ({len(raw)} bytes; the header alone is 4+).")
+    if raw[0] != 0 or raw[1] != 0 or raw[2] != _IDX_UBYTE:
+        raise MNISTDataError(
+            f"{path} is not an IDX file of unsigned bytes: its magic number starts "
+            f"{raw[0]:02x} {raw[1]:02x} {raw[2]:02x}, expected 00 00 08."
+        )
     ndim = raw[3]
+    if not 1 <= ndim <= 4 or len(raw) < 4 + 4 * ndim:
+        raise MNISTDataError(f"{path}: an IDX file of images or labels has 1 to 4 dimensions; its header says {ndim}.")
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    count, offset = int(np.prod(shape)), 4 + 4 * ndim
+    if len(raw) - offset != count:
+        raise MNISTDataError(
+            f"{path}: the header promises {count:,} values (shape {shape}), the file holds {len(raw) - offset:,}."
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(shape)
 
 
 @lru_cache(maxsize=4)
@@ -95,7 +129,7 @@ def _download(split: str, root: Path) -> tuple[torch.Tensor, torch.Tensor]:
     from torchvision.datasets import MNIST  # only on request: the course runs offline
 
     ds = MNIST(str(root / "download"), train=split == "train", download=True)
-    return ds.data, ds.targets.long()
+    return ds.data, ds.targets.long()  # not cached: a fresh object every call
 
 
 def load_mnist(
@@ -123,7 +157,9 @@ def load_mnist(
     if size is not None:
         idx = _subset_indices(len(labels), size, seed)
         images, labels = images[idx], labels[idx]
-    return TensorDataset(images.unsqueeze(1).float().div_(255.0), labels)
+    # fresh tensors every call: float() copies the images; the labels are cloned (the uint8
+    # split is cached, and a caller's edit must not reach the next caller)
+    return TensorDataset(images.unsqueeze(1).float().div_(255.0), labels.clone())
 
 
 def _subset_indices(total: int, n: int, seed: int) -> torch.Tensor:
