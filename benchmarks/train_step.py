@@ -24,7 +24,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from eqcourse.cost import flops_per_image, ratios, step_times
+from eqcourse.cost import macs_per_image, ratios, step_times
 from eqcourse.equivariance import invariance_error
 from eqcourse.models import MODELS, P4CNN, EqCNN, SimpleCNN, build_model, count_parameters
 from eqcourse.nn import SpatialMaxPool
@@ -170,7 +170,7 @@ def main() -> None:
     for name, model in models.items():
         tr, ev = times["train"][name], times["eval"][name]
         print(
-            f"{name:{width}s} {count_parameters(model):7,d} {flops_per_image(model):10,d} {tr * 1e3:9.2f} "
+            f"{name:{width}s} {count_parameters(model):7,d} {macs_per_image(model):10,d} {tr * 1e3:9.2f} "
             f"{train_ratio[name]:9.2f} {ev * 1e3:8.2f} {eval_ratio[name]:9.2f}"
         )
     if {"eq_cnn", "eq_cnn_conv3d"} <= models.keys():

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
+from eqcourse.checks import check_angle, check_images
 from eqcourse.groups import C4
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "rotated",
     "subset",
     "rotate_by_angle",
+    "rotate_by_radians",
 ]
 
 #: Where the shipped files live; ``EQCOURSE_DATA`` points elsewhere.
@@ -177,24 +180,38 @@ def subset(dataset: TensorDataset, n: int, seed: int = 0) -> TensorDataset:
 def rotated(dataset: TensorDataset, k: int) -> TensorDataset:
     """A copy of ``dataset`` with every image rotated by ``90 * k`` degrees."""
     images, labels = dataset.tensors
-    return TensorDataset(C4.act_on_image(k % 4, images), labels)
+    k = k % 4
+    return TensorDataset(C4.act_on_image(k, images) if k else images.clone(), labels.clone())
 
 
-def rotate_by_angle(x: torch.Tensor, degrees: float) -> torch.Tensor:
+def rotate_by_radians(x: torch.Tensor, radians: torch.Tensor) -> torch.Tensor:
+    """Rotate each image of ``x (B, C, H, W)`` counter-clockwise by its own angle ``radians (B,)``.
+
+    Bilinear interpolation with zeros outside the image; the grid is made on ``x``'s device.
+    """
+    radians = radians.to(device=x.device, dtype=x.dtype)
+    c, s = torch.cos(radians), torch.sin(radians)
+    zero = torch.zeros_like(c)
+    # affine_grid maps output coordinates to input ones; y points down, hence the signs
+    theta = torch.stack([torch.stack([c, -s, zero], 1), torch.stack([s, c, zero], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def rotate_by_angle(x: torch.Tensor, degrees: float, device: str | torch.device | None = None) -> torch.Tensor:
     """Rotate images ``(B, C, H, W)`` counter-clockwise by any angle about their centre.
 
-    Multiples of 90 degrees use ``torch.rot90`` (exact); other angles use bilinear
-    interpolation with zeros outside the image, so a little blur is part of the result.
+    Multiples of 90 degrees use the exact rotation ``C4.act_on_image``; other angles use
+    bilinear interpolation with zeros outside the image, so a little blur is part of the
+    result. Computed on ``device`` (default: ``x``'s device), and returned there.
     """
-    from eqcourse.checks import check_images
-
     check_images(x, name="x")
+    degrees = check_angle(degrees)
+    if device is not None:
+        x = x.to(device)
     quarter = degrees / 90.0
-    if float(quarter).is_integer():
-        return torch.rot90(x, int(quarter) % 4, dims=(-2, -1))
-    theta = torch.deg2rad(torch.tensor(float(degrees), dtype=x.dtype))
-    c, s = torch.cos(theta), torch.sin(theta)
-    # affine_grid maps output coordinates to input ones; y points down, hence the signs
-    affine = torch.stack([torch.stack([c, -s, torch.zeros(())]), torch.stack([s, c, torch.zeros(())])])
-    grid = torch.nn.functional.affine_grid(affine.expand(len(x), 2, 3), list(x.shape), align_corners=False)
-    return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    if quarter.is_integer():
+        k = int(quarter) % 4
+        return C4.act_on_image(k, x) if k else x.clone()  # always a new tensor, as for other angles
+    radians = torch.deg2rad(torch.tensor(degrees, dtype=x.dtype, device=x.device))
+    return rotate_by_radians(x, radians.expand(len(x)))

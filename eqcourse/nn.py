@@ -26,7 +26,6 @@ from eqcourse.checks import check_group_map, check_images, check_positive_int
 from eqcourse.groups import C4, Group
 
 __all__ = [
-    "model_device",
     "frozen_banks",
     "lifting_bank",
     "group_bank",
@@ -37,15 +36,6 @@ __all__ = [
     "SpatialMaxPool",
     "InvariantHead",
 ]
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of a model's first parameter or buffer (the CPU for a model with neither)."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
-    for tensor in (*model.parameters(), *model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
 
 
 def lifting_bank(weight: torch.Tensor, group: Group = C4) -> torch.Tensor:
