@@ -47,8 +47,8 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
     try:
         yield model
     finally:
-        for module, training in modes:
-            module.training = training
+        for module, training in modes:  # parents first, so each child ends in its own mode
+            module.train(training)  # through train(): layers that override it (e2cnn's) see it
 
 
 @contextlib.contextmanager
