@@ -1,7 +1,7 @@
 """Median time of one training step and one eval step per model, measured in one run.
 
     python benchmarks/train_step.py [--steps 100] [--warmup 10] [--batch 64] [--threads N]
-                                    [--models NAME ...] [--no-e2cnn]
+                                    [--models NAME ...] [--no-e2cnn] [--device cpu]
 
 Every model takes one step in turn (round-robin, via ``eqcourse.cost.step_times``) so that a
 noisy, shared machine slows all of them alike; the figures are medians after warm-up and the
@@ -9,9 +9,9 @@ ratio to SimpleCNN is what to read. Eval steps run in eval mode under ``no_grad`
 kernel banks frozen once for the whole timing (``eqcourse.nn.frozen_banks``, as ``predict``
 evaluates a trained model); training steps build every bank in every step. Caps torch's
 threads first (``configure_threads``; ``--threads`` sets them); ``--device`` times on another
-device (default: the CPU), synchronising CUDA before each clock reading. ``eq_cnn_conv3d`` is the source's Conv3d path of
-EqCNN; ``eq_cnn`` folds the four copies into the batch; the faster of the two is reported.
-``simple_cnn_cl_pool`` is SimpleCNN with the channels-last max pooling that the group layers
+device (default: the CPU), synchronising CUDA before each clock reading.
+``eq_cnn_conv3d`` is the source's Conv3d path of EqCNN; ``eq_cnn`` folds the four copies into
+the batch; the faster of the two is reported. ``simple_cnn_cl_pool`` is SimpleCNN with the channels-last max pooling that the group layers
 use (``eqcourse.nn.SpatialMaxPool``), so that the ratios can also be read against a baseline
 given the same pooling.
 When the optional ``e2cnn`` package is installed, the P4CNN architecture built with e2cnn's
