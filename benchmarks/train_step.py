@@ -11,9 +11,9 @@ evaluates a trained model); training steps build every bank in every step. Caps 
 threads first (``configure_threads``; ``--threads`` sets them); ``--device`` times on another
 device (default: the CPU), synchronising CUDA before each clock reading.
 ``eq_cnn_conv3d`` is the source's Conv3d path of EqCNN; ``eq_cnn`` folds the four copies into
-the batch; the faster of the two is reported. ``simple_cnn_cl_pool`` is SimpleCNN with the channels-last max pooling that the group layers
-use (``eqcourse.nn.SpatialMaxPool``), so that the ratios can also be read against a baseline
-given the same pooling.
+the batch; the faster of the two is reported. ``simple_cnn_cl_pool`` is SimpleCNN with the
+channels-last max pooling that the group layers use (``eqcourse.nn.SpatialMaxPool``), so that
+the ratios can also be read against a baseline given the same pooling.
 When the optional ``e2cnn`` package is installed, the P4CNN architecture built with e2cnn's
 ``R2Conv`` (the same regular C4 field counts) is timed alongside.
 """
