@@ -97,6 +97,12 @@ class _BankConv(nn.Module):
         #: (bank, bias) while inside ``frozen_banks``; None otherwise
         self._frozen: tuple[torch.Tensor, torch.Tensor | None] | None = None
 
+    def __getstate__(self) -> dict:
+        """A copy or pickle never inherits a frozen bank: it belongs to the open block only."""
+        state = dict(super().__getstate__())
+        state["_frozen"] = None
+        return state
+
     def build_bank(self) -> torch.Tensor:
         raise NotImplementedError
 

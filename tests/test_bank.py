@@ -207,3 +207,14 @@ def test_frozen_and_fresh_banks_agree_on_a_model(G):
         fresh = model(x)
         with enn.frozen_banks(model):
             assert torch.equal(model(x), fresh)
+
+
+def test_a_copy_made_inside_frozen_banks_is_not_frozen():
+    model = P4CNN().eval()
+    x = torch.rand(2, 1, 28, 28)
+    with enn.frozen_banks(model):
+        twin = copy.deepcopy(model)
+    assert all(m._frozen is None for m in twin.modules() if isinstance(m, enn.GroupConv2d))
+    with torch.no_grad():
+        twin.lift.weight.data.mul_(0)
+        assert not torch.allclose(twin(x), model(x))
