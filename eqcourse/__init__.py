@@ -5,7 +5,7 @@ each: ``groups``, ``data``, ``nn``, ``models``, ``state``, ``train``, ``pretrain
 ``equivariance``, ``cost``, ``analysis``, ``viz`` and ``widgets`` (docs/design.md).
 
 Importing eqcourse changes no global setting: torch's thread count is capped by
-``eqcourse.train.configure_threads()``, which ``train``, ``python -m eqcourse`` and the
+``configure_threads()``, which ``train``, ``step_times``, ``python -m eqcourse`` and the
 benchmarks call where their work starts.
 """
 
@@ -13,7 +13,7 @@ from eqcourse.groups import C4, D4
 from eqcourse.models import build_model, count_parameters
 from eqcourse.nn import frozen_banks
 from eqcourse.pretrained import load_pretrained
-from eqcourse.train import configure_threads
+from eqcourse.state import configure_threads
 
 __version__ = "0.1.0"
 __all__ = [

@@ -32,7 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from eqcourse.checks import check_positive_int
 from eqcourse.nn import frozen_banks
-from eqcourse.state import evaluating, on_device, resolve_device, synchronize
+from eqcourse.state import configure_threads, evaluating, on_device, resolve_device, synchronize
 
 __all__ = ["macs_by_layer", "macs_per_image", "step_times", "ratios"]
 
@@ -116,8 +116,9 @@ def step_times(
     CUDA is synchronised before each clock reading. The models are copied first, so the ones
     passed in are not trained, moved or switched. Each round times one step of every model,
     starting from a different model each round; the first ``warmup`` rounds are dropped.
-    ``kinds`` picks what to time (``"train"``, ``"eval"`` or both). Does not change torch's
-    thread count: call ``eqcourse.train.configure_threads()`` first, as the benchmark does.
+    ``kinds`` picks what to time (``"train"``, ``"eval"`` or both). Like ``train``, it first
+    caps torch's threads at the CPUs available (``configure_threads``): timings taken with more
+    threads than cores measure the waiting, not the model.
     """
     _check_models(models)
     if isinstance(kinds, str) or not kinds or any(kind not in ("train", "eval") for kind in kinds):
@@ -125,6 +126,7 @@ def step_times(
     for name, value, low in (("batch", batch, 1), ("steps", steps, 1), ("warmup", warmup, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
+    configure_threads()
     device = resolve_device(device, next(iter(models.values())))
     generator = torch.Generator().manual_seed(seed)
     x = torch.rand(batch, 1, image_size, image_size, generator=generator).to(device)

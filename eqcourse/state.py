@@ -1,19 +1,31 @@
-"""Helpers that leave a model as they found it: its device, its train/eval mode.
+"""The state around a computation: a model's device and train/eval mode, torch's thread count.
 
 The evaluation helpers (``predict``, ``accuracy*``, the explorer, the cost helpers) switch a
 model to eval mode and compute on a device; these context managers put both back afterwards,
-so that calling them inside a student's own training loop changes nothing (docs/design.md).
+so that calling them inside a student's own training loop changes nothing. Torch's thread
+count is global: ``configure_threads`` caps it, and only where work starts (``train``,
+``step_times``, the command line, the benchmarks), never on import (docs/design.md).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 from torch import nn
 
-__all__ = ["model_device", "resolve_device", "evaluating", "on_device", "synchronize"]
+__all__ = [
+    "model_device",
+    "resolve_device",
+    "evaluating",
+    "on_device",
+    "synchronize",
+    "available_cpus",
+    "configure_threads",
+]
 
 
 def _check_module(model: object) -> nn.Module:
@@ -70,3 +82,32 @@ def synchronize(device: torch.device) -> None:
     """Wait for the device's queued work (CUDA runs asynchronously); a no-op on the CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: its affinity, further capped by a cgroup CPU quota (Binder, Docker)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    try:  # cgroup v2: "max 100000" or "200000 100000"
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cpus
+
+
+def configure_threads() -> int:
+    """Cap torch's threads to the CPUs this process may use; return that number.
+
+    More threads than CPUs make every small convolution wait for the others: on a shared
+    two-core machine a training step can become ten times slower. It changes torch's global
+    setting, so it runs only where work starts: in ``train``, ``step_times``, ``python -m
+    eqcourse`` and the benchmarks, never on ``import eqcourse``. Call it yourself before a long evaluation.
+    """
+    cpus = available_cpus()
+    if torch.get_num_threads() > cpus:
+        torch.set_num_threads(cpus)
+    return torch.get_num_threads()

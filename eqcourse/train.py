@@ -17,7 +17,6 @@ import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -40,7 +39,7 @@ from eqcourse.pretrained import (
     pretrained_metrics,
     save_checkpoint,
 )
-from eqcourse.state import evaluating, on_device, resolve_device, synchronize
+from eqcourse.state import available_cpus, configure_threads, evaluating, on_device, resolve_device, synchronize
 
 __all__ = [
     "Protocol",
@@ -49,6 +48,7 @@ __all__ = [
     "progress_enabled",
     "set_seed",
     "configure_threads",
+    "available_cpus",
     "train",
     "predict",
     "accuracy",
@@ -111,35 +111,6 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def available_cpus() -> int:
-    """CPUs this process may use: its affinity, further capped by a cgroup CPU quota (Binder, Docker)."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    try:  # cgroup v2: "max 100000" or "200000 100000"
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            cpus = min(cpus, max(1, int(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return cpus
-
-
-def configure_threads() -> int:
-    """Cap torch's threads to the CPUs this process may use; return that number.
-
-    More threads than CPUs make every small convolution wait for the others: on a shared
-    two-core machine a training step can become ten times slower. It changes torch's global
-    setting, so it runs only where work starts: in ``train``, in ``python -m eqcourse`` and in
-    the benchmarks, never on ``import eqcourse``. Call it yourself before a long evaluation.
-    """
-    cpus = available_cpus()
-    if torch.get_num_threads() > cpus:
-        torch.set_num_threads(cpus)
-    return torch.get_num_threads()
 
 
 def _progress(iterable, **kwargs):
