@@ -137,7 +137,8 @@ def test_package_level_api_and_thread_cap():
 
 def test_importing_eqcourse_leaves_the_thread_count_alone():
     code = (
-        "import torch; torch.set_num_threads(7); import eqcourse, eqcourse.train, eqcourse.widgets, eqcourse.cost, eqcourse.analysis; "
+        "import torch; torch.set_num_threads(7); "
+        "import eqcourse, eqcourse.train, eqcourse.widgets, eqcourse.cost, eqcourse.analysis; "
         "assert torch.get_num_threads() == 7, torch.get_num_threads()"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
