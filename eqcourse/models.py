@@ -131,11 +131,16 @@ class GroupCNN(nn.Module):
     these narrow layers train within the source's five epochs.
     """
 
-    CHANNELS: tuple[int, int, int, int] = (4, 6, 9, 24)
+    #: the channel counts a subclass uses when none are given (P4CNN, P4MCNN)
+    CHANNELS: tuple[int, ...] | None = None
 
     def __init__(self, group: Group, channels: tuple[int, ...] | None = None) -> None:
         super().__init__()
         self.group = group
+        if channels is None and self.CHANNELS is None:
+            raise ValueError(
+                "GroupCNN needs channels, e.g. GroupCNN(C4, (4, 6, 9, 24)); P4CNN and P4MCNN set their own."
+            )
         channels = tuple(channels or self.CHANNELS)
         if len(channels) not in (3, 4):
             raise ValueError(f"channels must be three or four positive integers (c1, c2, c3[, c4]); got {channels!r}.")
@@ -210,7 +215,7 @@ class AnyAngleCNN(GroupCNN):
 
     ``AnyAngleCNN(group, channels=None, kernel="steerable")``: ``group`` e.g.
     ``CyclicGroup(8)``; ``channels`` three or four counts (c1, c2, c3[, c4]) as in
-    :class:`GroupCNN` (default ``GroupCNN.CHANNELS``); ``kernel`` is
+    :class:`GroupCNN` (default P4CNN's (4, 6, 9, 24)); ``kernel`` is
 
     * ``"pixel"``: the kernels' pixels are rotated by the group's own action (``rot90`` for
       quarter turns, bilinear interpolation otherwise): :class:`eqcourse.nn.LiftingConv2d`;
@@ -221,6 +226,8 @@ class AnyAngleCNN(GroupCNN):
     exactly invariant under the group's quarter turns only; at other angles the pixel grid allows
     approximate invariance at best (measured in notebook 06 and :mod:`eqcourse.anyangle`).
     """
+
+    CHANNELS = P4CNN.CHANNELS
 
     def __init__(self, group: Group, channels: tuple[int, ...] | None = None, kernel: str = "steerable") -> None:
         if kernel not in KERNELS:

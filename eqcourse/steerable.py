@@ -139,8 +139,7 @@ class SteerableBasis:
         if 90.0 - rest < 1e-9:
             quarters, rest = quarters + 1, 0.0
         values = self._evaluate(rest, flip) / self._norms[:, None, None]
-        values = values.float()
-        return torch.rot90(values, int(quarters) % 4, dims=(-2, -1)) if int(quarters) % 4 else values
+        return C4.transform(int(quarters) % 4, values.float())  # quarter turns: a permutation of pixels
 
     def for_group(self, group: Group) -> torch.Tensor:
         """``(G, len, k, k)``: the basis transformed by every element g of ``group``."""
