@@ -76,7 +76,9 @@ def forbidden(*targets: tuple, task: str, functions: Iterable[Callable] = ()) ->
     try:
         for target in targets:
             if not isinstance(target, tuple) or len(target) not in (2, 3) or not isinstance(target[1], str):
-                raise ValueError(f"each target must be (owner, 'attribute') or (owner, 'attribute', 'label'); got {target!r}")
+                raise ValueError(
+                    f"each target must be (owner, 'attribute') or (owner, 'attribute', 'label'); got {target!r}"
+                )
             owner, attr = target[0], target[1]
             if not hasattr(owner, attr):
                 raise ValueError(f"{owner!r} has no attribute {attr!r} to forbid")

@@ -9,10 +9,11 @@ Submissions: `correct` (the release with every solution cell taken from the sour
 untouched release; autograded, it is the student release executed top to bottom, so it also shows
 which student cells run and which raise NotImplementedError), and the catalogue of wrong answers
 in `tests/wrong_answers/nbNN.py` (`WRONG`: exercise number -> [(label, solution cell source)]),
-batched: submission `wrong<r>p<q>` puts wrong answer number r into every exercise whose position
-(0, 1, 2, ...) has parity q and the source's answer into the others, so each submission checks
-both "zero on the wrong ones" and "full marks on the others". A notebook without a catalogue gets
-one `wrong` submission (the first exercise's body replaced by `return None`).
+batched (see `wrong_submissions`): the first wrong answers in two submissions by parity of the
+exercise's position, next to correct answers (checks "zero on the wrong ones" and "full marks on
+the others"), then one submission per further round with a wrong answer in every exercise. A
+notebook with at most R wrong answers per exercise costs R + 3 kernel runs. A notebook without a
+catalogue gets one `wrong` submission (the first exercise's body replaced by `return None`).
 """
 
 from __future__ import annotations
@@ -259,16 +260,26 @@ def catalogue(aid: str) -> dict[int, list[tuple[str, str]]] | None:
     return module.WRONG
 
 
-def wrong_submissions(wrong: dict[int, list[tuple[str, str]]], numbers: list[int]) -> dict[str, dict[int, tuple[str, str]]]:
-    """Student id -> {exercise: (label, source)}: round r, parity q puts wrong answer r into the
-    exercises at even (q=0) or odd (q=1) positions that have an r-th wrong answer."""
+def wrong_submissions(wrong: dict[int, list[tuple[str, str]]],
+                      numbers: list[int]) -> dict[str, dict[int, tuple[str, str]]]:
+    """Student id -> {exercise: (label, source)}.
+
+    Round 0 is split by parity: `wrong0p0` puts wrong answer 0 into the exercises at even positions
+    and `wrong0p1` into those at odd positions, the source's answers elsewhere, so each exercise's
+    first wrong answer is graded next to correct neighbours (a wrong answer must not cost another
+    exercise points). Every later round r is one submission `wrong<r>` with wrong answer r in every
+    exercise that has one (and the source's answer in the others): one kernel run per round.
+    """
     rounds = max((len(v) for v in wrong.values()), default=0)
     result = {}
-    for r in range(rounds):
-        for q in (0, 1):
-            chosen = {k: wrong[k][r] for i, k in enumerate(numbers) if i % 2 == q and r < len(wrong.get(k, []))}
-            if chosen:
-                result[f"wrong{r}p{q}"] = chosen
+    for q in (0, 1):
+        chosen = {k: wrong[k][0] for i, k in enumerate(numbers) if i % 2 == q and wrong.get(k)}
+        if chosen:
+            result[f"wrong0p{q}"] = chosen
+    for r in range(1, rounds):
+        chosen = {k: wrong[k][r] for k in numbers if r < len(wrong.get(k, []))}
+        if chosen:
+            result[f"wrong{r}"] = chosen
     return result
 
 

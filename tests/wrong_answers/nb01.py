@@ -105,7 +105,8 @@ def symmetrize_kernel(weight):
 def rotation_equivariance_error(weight, x):
     pad = weight.shape[-1] // 2
     y = torch.nn.functional.conv2d(x, weight, padding=pad)
-    return max((torch.nn.functional.conv2d(torch.rot90(x, k, dims=(-2, -1)), weight, padding=pad) - y).abs().max().item()
+    return max((torch.nn.functional.conv2d(torch.rot90(x, k, dims=(-2, -1)), weight, padding=pad) - y)
+               .abs().max().item()
                for k in (1, 2, 3))
 ''' + SYMMETRIZE_OK),
         ("rotated over the channel axes (transposed axes)", ERROR_OK + '''

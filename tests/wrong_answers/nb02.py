@@ -63,19 +63,23 @@ WRONG = {
     3: [
         ("wrong direction: returns the rotation that undoes it", GUESS.format(body='''\
     with torch.no_grad():
-        conf = torch.stack([torch.softmax(model(torch.rot90(images, k, dims=(-2, -1))), 1).amax(1) for k in range(4)], 1)
+        conf = torch.stack([torch.softmax(model(torch.rot90(images, k, dims=(-2, -1))), 1).amax(1)
+                            for k in range(4)], 1)
     return conf.argmax(1)''')),
         ("least confident instead of most", GUESS.format(body='''\
     with torch.no_grad():
-        conf = torch.stack([torch.softmax(model(torch.rot90(images, -k, dims=(-2, -1))), 1).amax(1) for k in range(4)], 1)
+        conf = torch.stack([torch.softmax(model(torch.rot90(images, -k, dims=(-2, -1))), 1).amax(1)
+                            for k in range(4)], 1)
     return conf.argmin(1)''')),
         ("off by one: k = 3 never tried", GUESS.format(body='''\
     with torch.no_grad():
-        conf = torch.stack([torch.softmax(model(torch.rot90(images, -k, dims=(-2, -1))), 1).amax(1) for k in range(3)], 1)
+        conf = torch.stack([torch.softmax(model(torch.rot90(images, -k, dims=(-2, -1))), 1).amax(1)
+                            for k in range(3)], 1)
     return conf.argmax(1)''')),
         ("softmax over the batch axis (transposed axes)", GUESS.format(body='''\
     with torch.no_grad():
-        conf = torch.stack([torch.softmax(model(torch.rot90(images, -k, dims=(-2, -1))), 0).amax(1) for k in range(4)], 1)
+        conf = torch.stack([torch.softmax(model(torch.rot90(images, -k, dims=(-2, -1))), 0).amax(1)
+                            for k in range(4)], 1)
     return conf.argmax(1)''')),
     ],
 }
