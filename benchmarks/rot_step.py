@@ -18,7 +18,7 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from eqcourse.cost import flops_per_image, step_times
+from eqcourse.cost import macs_per_image, step_times
 from eqcourse.models import count_parameters
 from eqcourse.rotruns import KERNELS, LAYOUT, ROT_RUNS, RotCNN, build_rot_model
 
@@ -94,7 +94,7 @@ def main() -> None:
     for name, model in models.items():
         kernel = getattr(model, "kernel", "e2cnn")
         print(
-            f"{name:{width}s} {kernel:9s} {count_parameters(model):7,d} {flops_per_image(model):11,d} "
+            f"{name:{width}s} {kernel:9s} {count_parameters(model):7,d} {macs_per_image(model):11,d} "
             f"{times['train'][name] * 1e3:9.2f} {times['eval'][name] * 1e3:8.2f}"
         )
     for name in models:
