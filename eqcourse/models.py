@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eqcourse.checks import check_images, check_positive_int
+from eqcourse.checks import check_group_map, check_images, check_positive_int
 from eqcourse.groups import C4, D4, Group
 from eqcourse.nn import GroupBatchNorm, GroupConv2d, InvariantHead, LiftingConv2d, SpatialMaxPool, group_bank
 
@@ -32,6 +32,7 @@ __all__ = [
     "IdentityGroupConv2d",
     "EqCNNBN",
     "IdentityP4CNN",
+    "CopyFramePool",
     "LiftedEqCNN",
     "MODELS",
     "build_model",
@@ -251,30 +252,54 @@ class IdentityP4CNN(GroupCNN):
             setattr(self, name, IdentityGroupConv2d(layer.in_channels, layer.out_channels, k, layer.padding, group=C4))
 
 
+class CopyFramePool(nn.Module):
+    """2x2 max pooling of each group entry in its own upright frame: ``r^g·pool(r^-g·f[g])``.
+
+    This is what pooling every copy of the copy frame (EqCNN) looks like in the lifted frame. It is
+    C4-equivariant at every size, odd ones included, and equals ``SpatialMaxPool`` on even sizes.
+    """
+
+    def __init__(self, kernel_size: int = 2, group: Group = C4):
+        super().__init__()
+        if group is not C4:
+            raise ValueError(f"CopyFramePool is written for C4; got {group!r}.")
+        self.kernel_size = check_positive_int(kernel_size, "kernel_size")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_group_map(x, 4, name="input to CopyFramePool")
+        entries = [
+            C4.transform(g, F.max_pool2d(C4.transform(C4.inverse(g), x[:, :, g]), self.kernel_size)) for g in range(4)
+        ]
+        return torch.stack(entries, dim=2)
+
+
 class LiftedEqCNN(nn.Module):
     """EqCNN's layers in the lifted frame: a lifting convolution, two identity-only group
-    convolutions, 2x2 spatial max pools and the invariant head. ``from_eqcnn`` copies an EqCNN's
-    weights. The pooled sizes are 26 -> 13 and 11 -> 5: the second pool sees an odd size, so this
-    model is not exactly invariant, while EqCNN (which never rotates a map) is."""
+    convolutions, 2x2 max pools and the invariant head; ``from_eqcnn`` copies an EqCNN's weights.
+
+    The pooled sizes are 26 -> 13 and 11 -> 5. With ``copy_frame_pool=True`` each group entry is
+    pooled in its own frame (``CopyFramePool``) and the model computes EqCNN's logits; with
+    ``False`` it uses ``SpatialMaxPool``, which does not commute with rotation on the odd size 11.
+    """
 
     group: Group = C4
 
-    def __init__(self) -> None:
+    def __init__(self, copy_frame_pool: bool = True) -> None:
         super().__init__()
         self.lift = LiftingConv2d(1, 8, 3, group=C4)
         self.gconv1 = IdentityGroupConv2d(8, 16, 3, group=C4)
         self.gconv2 = IdentityGroupConv2d(16, 16, 5, group=C4)
-        self.pool = SpatialMaxPool(2)
+        self.pool = CopyFramePool(2) if copy_frame_pool else SpatialMaxPool(2)
         self.head = InvariantHead(16, 10)
 
     @classmethod
-    def from_eqcnn(cls, eqcnn: EqCNN) -> LiftedEqCNN:
+    def from_eqcnn(cls, eqcnn: EqCNN, copy_frame_pool: bool = True) -> LiftedEqCNN:
         """The same weights: EqCNN's (1, k, k) Conv3d kernels are the identity slices."""
         if type(eqcnn) is not EqCNN:
             raise TypeError(
                 f"from_eqcnn expects an EqCNN (the source's, without batch norm); got {type(eqcnn).__name__}."
             )
-        model = cls()
+        model = cls(copy_frame_pool)
         with torch.no_grad():
             for conv, layer in ((eqcnn.cl1, model.lift), (eqcnn.cl2, model.gconv1), (eqcnn.cl3, model.gconv2)):
                 layer.weight.copy_(conv.weight[:, :, 0])

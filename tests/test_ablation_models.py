@@ -10,6 +10,7 @@ from eqcourse.equivariance import equivariance_error, invariance_error
 from eqcourse.groups import C4, D4
 from eqcourse.models import (
     P4CNN,
+    CopyFramePool,
     EqCNN,
     EqCNNBN,
     IdentityGroupConv2d,
@@ -18,7 +19,7 @@ from eqcourse.models import (
     build_model,
     count_parameters,
 )
-from eqcourse.nn import GroupConv2d
+from eqcourse.nn import GroupConv2d, SpatialMaxPool
 
 
 def test_identity_group_conv_bank_is_block_diagonal_and_equivariant():
@@ -69,7 +70,23 @@ def test_eqcnn_bn_is_invariant_and_both_paths_agree():
     assert max(invariance_error(b.eval(), x, C4, relative=True).values()) < 1e-5
 
 
-def test_lifted_eqcnn_is_eqcnn_in_the_lifted_frame_up_to_the_odd_pool():
+def test_copy_frame_pool_is_equivariant_at_odd_sizes_and_plain_pooling_is_not():
+    f = torch.randn(2, 3, 4, 11, 11)
+    assert max(equivariance_error(CopyFramePool(2), f, C4, relative=True).values()) < 1e-6
+    assert max(equivariance_error(SpatialMaxPool(2), f, C4, relative=True).values()) > 1e-2
+    even = torch.randn(2, 3, 4, 12, 12)
+    assert torch.equal(CopyFramePool(2)(even), SpatialMaxPool(2)(even))
+
+
+def test_lifted_eqcnn_computes_eqcnn_with_the_copy_frame_pool_only():
+    eq = EqCNN().eval()
+    x = torch.rand(4, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.allclose(LiftedEqCNN.from_eqcnn(eq)(x), eq(x), atol=1e-5)
+        assert not torch.allclose(LiftedEqCNN.from_eqcnn(eq, copy_frame_pool=False)(x), eq(x), atol=1e-3)
+
+
+def test_lifted_eqcnn_is_eqcnn_in_the_lifted_frame_layer_by_layer():
     eq = EqCNN().eval()
     lifted = LiftedEqCNN.from_eqcnn(eq)
     x = torch.rand(3, 1, 28, 28)
