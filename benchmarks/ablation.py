@@ -3,12 +3,14 @@
     python benchmarks/ablation.py [--variants eq_cnn eq_cnn_bn ...] [--seeds 0 1 2]
                                   [--runs DIR] [--out FILE.json] [--fast]
 
-Four variants, each a registry name in ``eqcourse.models.MODELS``:
+Five variants, each a registry name in ``eqcourse.models.MODELS``:
 
 * ``eq_cnn``: the source's EqCNN (one plain CNN on the four rotated copies, max over copies);
 * ``eq_cnn_bn``: the same with batch norm (one statistic per channel, shared by the copies);
 * ``p4_cnn_identity``: P4CNN with every group kernel zero off the identity slice, so the copies
   never mix (same lift, widths, batch norm, 1x1 layer and head as P4CNN);
+* ``p4_cnn_small``: P4CNN with its widths halved (rounded down): the copies talk, with fewer
+  parameters than ``p4_cnn_identity`` (so that a gap between the two is not bought with parameters);
 * ``p4_cnn``: P4CNN, whose group convolutions mix the copies.
 
 Each is trained with the source protocol (AdamW lr 5e-4, batch 64, 5 epochs) on the 50,000
@@ -18,7 +20,7 @@ processes with different ``--variants`` can share the work, and a rerun skips fi
 then the training-step time of every variant and of SimpleCNN is measured once
 (``eqcourse.cost.step_times``, one round-robin run) and the summary goes to ``--out``
 (default ``eqcourse/checkpoints/ablation.json``, shipped with the package). One run takes
-2-4 minutes on one thread; the full ablation (4 variants x 3 seeds) about 40 minutes.
+2-4 minutes on one thread; the full ablation (5 variants x 3 seeds) about an hour.
 ``--fast`` trains on 1,000 digits for one epoch and scores 1,000 (a smoke test, seconds).
 """
 
@@ -39,11 +41,12 @@ from eqcourse.models import MODELS, build_model, count_parameters
 from eqcourse.train import Protocol, accuracy, set_seed, train
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ["eq_cnn", "eq_cnn_bn", "p4_cnn_identity", "p4_cnn"]
+VARIANTS = ["eq_cnn", "eq_cnn_bn", "p4_cnn_identity", "p4_cnn_small", "p4_cnn"]
 LABELS = {
     "eq_cnn": "EqCNN (source)",
     "eq_cnn_bn": "EqCNN + batch norm",
     "p4_cnn_identity": "P4CNN, identity-only group kernels",
+    "p4_cnn_small": "P4CNN, widths halved (copies talk)",
     "p4_cnn": "P4CNN (copies talk)",
 }
 DEFAULT_OUT = ROOT / "eqcourse" / "checkpoints" / "ablation.json"
@@ -105,6 +108,20 @@ def summarise(runs: list[dict], variants: list[str], times: dict[str, float], pr
     }
 
 
+def markdown_table(summary: dict) -> str:
+    """The table for the README and notebook 05: parameters, step ratio, accuracy mean ± sd over seeds."""
+    rows = [
+        "| variant | parameters | train step (x SimpleCNN) | validation accuracy (%), mean ± sd | seeds |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, row in summary["variants"].items():
+        rows.append(
+            f"| {row['label']} (`{name}`) | {row['parameters']:,} | {row['train_step_ratio']:.2f} | "
+            f"{row['mean']:.2f} ± {row['sd']:.2f} | {len(row['seeds'])} |"
+        )
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", type=variant, nargs="+", default=VARIANTS)
@@ -152,7 +169,8 @@ def main(argv: list[str] | None = None) -> dict:
     summary = summarise(runs, args.variants, times, protocol, args.fast)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=1) + "\n")
-    print(f"\n{'variant':38s} {'params':>7s} {'step':>5s}  validation accuracy: seeds, mean ± sd")
+    print("\n" + markdown_table(summary) + "\n")
+    print(f"{'variant':38s} {'params':>7s} {'step':>5s}  validation accuracy: seeds, mean ± sd")
     for row in summary["variants"].values():
         seeds = " ".join(f"{s:6.2f}" for s in row["validation_accuracy"])
         print(

@@ -6,7 +6,8 @@
 * ``P4CNN`` / ``P4MCNN``: lifting + group convolutions for C4 / D4 (within 13,978 parameters).
 * The ablation (``benchmarks/ablation.py``): ``EqCNNBN`` (EqCNN with batch norm) and
   ``IdentityP4CNN`` (P4CNN with its group kernels zero off the identity slice: copies that never
-  talk to each other). ``LiftedEqCNN`` is EqCNN's own weights written as such a G-CNN.
+  talk to each other); ``SmallP4CNN`` (full group kernels, fewer parameters than that).
+  ``LiftedEqCNN`` is EqCNN's own weights written as such a G-CNN.
 
 All take MNIST batches ``(B, 1, 28, 28)`` in [0, 1] and return logits ``(B, 10)``.
 """
@@ -32,6 +33,7 @@ __all__ = [
     "IdentityGroupConv2d",
     "EqCNNBN",
     "IdentityP4CNN",
+    "SmallP4CNN",
     "CopyFramePool",
     "LiftedEqCNN",
     "MODELS",
@@ -252,6 +254,16 @@ class IdentityP4CNN(GroupCNN):
             setattr(self, name, IdentityGroupConv2d(layer.in_channels, layer.out_channels, k, layer.padding, group=C4))
 
 
+class SmallP4CNN(GroupCNN):
+    """P4CNN with its widths halved (rounded down): full group kernels with fewer parameters than
+    ``IdentityP4CNN`` has, so that the ablation can compare the two at (about) equal parameters."""
+
+    CHANNELS = (2, 3, 4, 12)
+
+    def __init__(self) -> None:
+        super().__init__(C4)
+
+
 class CopyFramePool(nn.Module):
     """2x2 max pooling of each group entry in its own upright frame: ``r^g·pool(r^-g·f[g])``.
 
@@ -327,6 +339,7 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
     "p4m_cnn": P4MCNN,
     "eq_cnn_bn": EqCNNBN,
     "p4_cnn_identity": IdentityP4CNN,
+    "p4_cnn_small": SmallP4CNN,
 }
 
 

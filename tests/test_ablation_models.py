@@ -127,3 +127,12 @@ def test_shipped_ablation_covers_every_variant_with_three_seeds():
     for name, row in summary["variants"].items():
         assert len(row["seeds"]) >= 3, name
         assert row["parameters"] == count_parameters(build_model(name))
+
+
+def test_readme_shows_the_shipped_ablation_table():
+    from importlib.resources import files
+    from pathlib import Path
+
+    summary = json.loads((files("eqcourse") / "checkpoints" / "ablation.json").read_text())
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert load_benchmark("ablation").markdown_table(summary) in readme, "paste the table benchmarks/ablation.py prints"
