@@ -33,7 +33,7 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	$(if $(NOTEBOOKS),EQCOURSE_FAST=1 EQCOURSE_PROGRESS=0 MPLBACKEND=Agg $(OFFLINE) $(BIN)/python -m pytest --nbval-lax -q -p no:cacheprovider $(NOTEBOOKS),@echo 'no notebooks yet')
 
-test: lint unit notebooks e2e
+test: lint unit notebooks e2e classroom-test
 
 reproduce: $(STAMP)
 	$(BIN)/python -m eqcourse reproduce $(ARGS)
@@ -52,7 +52,8 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/train_step.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache release submitted autograded feedback source gradebook.db .nbgrader.log
+	rm -rf $(VENV) .pytest_cache .ruff_cache release submitted autograded feedback source gradebook.db .nbgrader.log \
+		dist classroom/node_modules
 
 # --- classroom assignments (nbgrader; owner: assignments helper, see docs/teaching.md) ---
 # Copies notebooks/NN_*.ipynb to source/NN_*/ and writes the student versions to release/NN_*/.
@@ -77,3 +78,33 @@ chromium:
 # Each notebook once in JupyterLab in headless Chromium: Run All, no errors, widgets live, kernel <= 1 GB.
 e2e: $(STAMP) chromium
 	EQCOURSE_E2E=1 EQCOURSE_FAST=1 EQCOURSE_PROGRESS=0 $(OFFLINE) $(BIN)/python -m pytest tests/e2e/test_lab.py -q -rs -p no:cacheprovider --junitxml=$(E2E_JUNIT)
+
+# --- the classroom: JupyterHub + nbgrader's exchange for one course on one machine (see docs/teaching.md) ---
+# JupyterHub's proxy comes from npm, pinned by classroom/package-lock.json, into classroom/node_modules.
+CHP := classroom/node_modules/.bin/configurable-http-proxy
+CLASSROOM_DIR ?= /srv/eqcourse
+CLASSROOM_INSTRUCTOR ?= eqc-teacher
+CLASSROOM_STUDENTS ?= eqc-student1,eqc-student2
+CLASSROOM_PORT ?= 8000
+.PHONY: classroom classroom-test classroom-remove
+
+$(CHP): classroom/package.json classroom/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js and npm (as root: apt-get install -y nodejs npm)" >&2; exit 1; }
+	npm ci --prefix classroom --no-audit --no-fund --loglevel=error
+	touch $@
+
+# A demo hub on http://127.0.0.1:$(CLASSROOM_PORT)/ as root, with a dummy login (TESTING ONLY: one shared password,
+# printed at start; set EQCOURSE_DUMMY_PASSWORD to choose it). Creates the users; `make classroom-remove` deletes them.
+classroom: $(STAMP) $(CHP)
+	@[ "$$(id -u)" = 0 ] || { echo "error: the classroom runs each user's server as that user: run as root (sudo make classroom)" >&2; exit 1; }
+	env -u PYTHONPATH $(BIN)/python classroom/course.py serve $(CLASSROOM_DIR) --instructor $(CLASSROOM_INSTRUCTOR) \
+		--students $(CLASSROOM_STUDENTS) --port $(CLASSROOM_PORT)
+
+classroom-remove:
+	$(BIN)/python classroom/course.py remove $(CLASSROOM_DIR) --users $(CLASSROOM_INSTRUCTOR),$(CLASSROOM_STUDENTS)
+
+# Four system users play 01_groups through the exchange (tests/classroom/); offline like `e2e`. Needs root.
+classroom-test: $(STAMP) chromium $(CHP)
+	EQCOURSE_CLASSROOM_TEST=1 $(OFFLINE) env -u PYTHONPATH $(BIN)/python -m pytest tests/classroom -q -rs -p no:cacheprovider \
+		--junitxml=$(CLASSROOM_JUNIT)
+CLASSROOM_JUNIT := tests/classroom/screenshots/junit.xml

@@ -27,8 +27,17 @@ __all__ = [
     "rotate_by_angle",
 ]
 
-#: Where the shipped files live; ``EQCOURSE_DATA`` points elsewhere.
-DATA_DIR = Path(os.environ.get("EQCOURSE_DATA", Path(__file__).resolve().parent.parent / "data"))
+
+def _shipped_data_dir() -> Path:
+    """``eqcourse/_data`` in an installed wheel, else the checkout's ``data/`` beside the package."""
+    package = Path(__file__).resolve().parent
+    installed = package / "_data"  # pyproject.toml maps data/ to eqcourse._data in the wheel
+    return installed if (installed / "MNIST" / "raw").is_dir() else package.parent / "data"
+
+
+#: Where the shipped files live (inside the installed package, or the checkout's ``data/``);
+#: ``EQCOURSE_DATA`` points elsewhere (a folder holding ``MNIST/raw/``).
+DATA_DIR = Path(os.environ.get("EQCOURSE_DATA") or _shipped_data_dir())
 
 # file name -> (uncompressed bytes, MD5 of the uncompressed bytes)
 FILES = {

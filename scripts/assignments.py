@@ -137,8 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in released:
         print(f"released {path.relative_to(root)}")
     print(f"{len(released)} student notebook(s) in {root / 'release'}; hand out release/<id>/ "
-          "(students need eqcourse installed from a checkout: `make venv` or `pip install -e .`; "
-          "see docs/teaching.md).")
+          "(students need the eqcourse wheel, not the repository: see docs/teaching.md).")
     return 0
 
 

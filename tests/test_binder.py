@@ -23,7 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 BINDER = REPO / "binder"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 CPU_WHEELS = {"torch", "torchvision"}  # pinned as <root pin>+cpu on Binder
-BASE_IMAGE = {"jupyterlab", "notebook"}  # repo2docker's base environment provides these: not re-pinned
+# repo2docker's base environment provides these: not re-pinned (jupyterhub as jupyterhub-singleuser 5.*,
+# which a Zero to JupyterHub pod runs; see classroom/z2jh/values.yaml)
+BASE_IMAGE = {"jupyterlab", "notebook", "jupyterhub"}
 # imported by the course but installed with Jupyter itself (ipykernel brings IPython)
 JUPYTER_PROVIDED = {"ipython", "ipykernel", "jupyter-client", "jupyter-core", "traitlets"}
 TEST_ONLY = {"pytest", "nbval", "nbstripout", "ruff", "playwright", "psutil", "jupyter-repo2docker"}
