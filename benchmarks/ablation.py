@@ -19,8 +19,9 @@ test set is never loaded. Every finished run is kept as one JSON file in ``--run
 processes with different ``--variants`` can share the work, and a rerun skips finished runs);
 then the training-step time of every variant and of SimpleCNN is measured once
 (``eqcourse.cost.step_times``, one round-robin run) and the summary goes to ``--out``
-(default ``eqcourse/checkpoints/ablation.json``, shipped with the package). One run takes
-2-4 minutes on one thread; the full ablation (5 variants x 3 seeds) about an hour.
+(default ``eqcourse/checkpoints/ablation.json``, shipped with the package). A run needed one to
+two minutes of CPU time on one thread here; its wall-clock time (``train_seconds`` in the JSON)
+grows with how busy the machine is (the README says what the shipped runs took).
 ``--fast`` trains on 1,000 digits for one epoch and scores 1,000 (a smoke test, seconds).
 """
 
