@@ -1,16 +1,19 @@
 """Median time of one training step and one eval step per model, measured in one run.
 
     python benchmarks/train_step.py [--steps 100] [--warmup 10] [--batch 64] [--threads N]
-                                    [--models NAME ...] [--no-e2cnn]
+                                    [--models NAME ...] [--no-e2cnn] [--device cpu]
 
 Every model takes one step in turn (round-robin, via ``eqcourse.cost.step_times``) so that a
 noisy, shared machine slows all of them alike; the figures are medians after warm-up and the
-ratio to SimpleCNN is what to read. Eval steps run in eval mode under ``no_grad``, where the
-group layers reuse their cached kernel bank. ``eq_cnn_conv3d`` is the source's Conv3d path of
-EqCNN; ``eq_cnn`` folds the four copies into the batch; the faster of the two is reported.
-``simple_cnn_cl_pool`` is SimpleCNN with the channels-last max pooling that the group layers
-use (``eqcourse.nn.SpatialMaxPool``), so that the ratios can also be read against a baseline
-given the same pooling.
+ratio to SimpleCNN is what to read. Eval steps run in eval mode under ``no_grad`` with the
+kernel banks frozen once for the whole timing (``eqcourse.nn.frozen_banks``, as ``predict``
+evaluates a trained model); training steps build every bank in every step. Caps torch's
+threads first (``configure_threads``; ``--threads`` sets them); ``--device`` times on another
+device (default: the CPU), synchronising CUDA before each clock reading.
+``eq_cnn_conv3d`` is the source's Conv3d path of EqCNN; ``eq_cnn`` folds the four copies into
+the batch; the faster of the two is reported. ``simple_cnn_cl_pool`` is SimpleCNN with the
+channels-last max pooling that the group layers use (``eqcourse.nn.SpatialMaxPool``), so that
+the ratios can also be read against a baseline given the same pooling.
 When the optional ``e2cnn`` package is installed, the P4CNN architecture built with e2cnn's
 ``R2Conv`` (the same regular C4 field counts) is timed alongside.
 """
@@ -24,7 +27,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from eqcourse.cost import flops_per_image, ratios, step_times
+from eqcourse.cost import macs_per_image, ratios, step_times
 from eqcourse.equivariance import invariance_error
 from eqcourse.models import MODELS, P4CNN, EqCNN, SimpleCNN, build_model, count_parameters
 from eqcourse.nn import SpatialMaxPool
@@ -133,6 +136,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the CPUs available)")
     parser.add_argument("--models", nargs="+", default=[*MODELS, *EXTRA], choices=[*MODELS, *EXTRA])
     parser.add_argument("--no-e2cnn", action="store_true", help="leave out the e2cnn model even if installed")
+    parser.add_argument("--device", default="cpu", help="where to time the models (default: cpu)")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -155,7 +159,7 @@ def main() -> None:
         err = max(invariance_error(model.eval(), x, relative=True).values())
         print(f"  {name:{width}s} {err:.1e}")
 
-    times = step_times(models, batch=args.batch, steps=args.steps, warmup=args.warmup)
+    times = step_times(models, batch=args.batch, steps=args.steps, warmup=args.warmup, device=args.device)
     train_ratio, eval_ratio = ratios(times["train"]), ratios(times["eval"])
     print(
         f"\nbatch {args.batch}, {threads} thread(s), medians over {args.steps} steps after {args.warmup} "
@@ -170,7 +174,7 @@ def main() -> None:
     for name, model in models.items():
         tr, ev = times["train"][name], times["eval"][name]
         print(
-            f"{name:{width}s} {count_parameters(model):7,d} {flops_per_image(model):10,d} {tr * 1e3:9.2f} "
+            f"{name:{width}s} {count_parameters(model):7,d} {macs_per_image(model):10,d} {tr * 1e3:9.2f} "
             f"{train_ratio[name]:9.2f} {ev * 1e3:8.2f} {eval_ratio[name]:9.2f}"
         )
     if {"eq_cnn", "eq_cnn_conv3d"} <= models.keys():
@@ -178,7 +182,7 @@ def main() -> None:
         print(f"\nEqCNN's faster implementation by train step here: {fast} ({train_ratio[fast]:.2f}x SimpleCNN)")
     if "p4_cnn" in models:
         print(f"P4CNN train step {train_ratio['p4_cnn']:.2f}x SimpleCNN (target <= 2.5x)")
-        print(f"P4CNN eval step (cached bank) {eval_ratio['p4_cnn']:.2f}x SimpleCNN (target <= 2x)")
+        print(f"P4CNN eval step (banks frozen) {eval_ratio['p4_cnn']:.2f}x SimpleCNN (target <= 2x)")
         if "simple_cnn_cl_pool" in models:
             same = {kind: times[kind]["p4_cnn"] / times[kind]["simple_cnn_cl_pool"] for kind in times}
             print(
@@ -189,6 +193,8 @@ def main() -> None:
             rel = times["train"]["e2cnn_p4"] / times["train"]["p4_cnn"]
             print(f"e2cnn P4 train step / P4CNN train step = {rel:.2f} (target >= 1: P4CNN not slower)")
 
+    if torch.device(args.device).type != "cpu":
+        return  # the channels-last pooling trick is for the CPU only
     print(f"\n2x2 max pooling of a ({args.batch}, {P4CNN.CHANNELS[0]}, 4, 28, 28) group map, median ms:")
     for name, ms in pool_layouts(args.batch, args.steps).items():
         print(f"  {name:32s} forward {ms['forward']:.2f}   forward+backward {ms['forward+backward']:.2f}")

@@ -1,15 +1,28 @@
 """eqcourse: regular group-equivariant CNNs, taught through one principle: let the kernel rotate.
 
 ``eqcourse.load_pretrained("p4_cnn")`` gives a shipped, trained model; the modules hold one idea
-each: ``groups``, ``data``, ``nn``, ``models``, ``train``, ``equivariance``, ``cost``,
-``analysis``, ``viz`` and ``widgets``.
+each: ``groups``, ``data``, ``nn``, ``models``, ``state``, ``train``, ``pretrained``,
+``equivariance``, ``cost``, ``analysis``, ``viz`` and ``widgets`` (docs/design.md).
+
+Importing eqcourse changes no global setting: torch's thread count is capped by
+``configure_threads()``, which ``train``, ``step_times``, ``python -m eqcourse`` and the
+benchmarks call where their work starts.
 """
 
 from eqcourse.groups import C4, D4
 from eqcourse.models import build_model, count_parameters
-from eqcourse.train import configure_threads, load_pretrained
-
-configure_threads()  # never more torch threads than the CPUs (or the container's CPU quota) allow
+from eqcourse.nn import frozen_banks
+from eqcourse.pretrained import load_pretrained
+from eqcourse.state import configure_threads
 
 __version__ = "0.1.0"
-__all__ = ["C4", "D4", "build_model", "count_parameters", "load_pretrained", "__version__"]
+__all__ = [
+    "C4",
+    "D4",
+    "build_model",
+    "count_parameters",
+    "configure_threads",
+    "frozen_banks",
+    "load_pretrained",
+    "__version__",
+]

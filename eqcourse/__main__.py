@@ -2,6 +2,7 @@
 
 ``reproduce`` trains every run with the source protocol and prints one table beside the
 source's reported numbers; ``evaluate`` re-measures the shipped checkpoints on the test set.
+Both cap torch's threads to the CPUs available (``configure_threads``) before they start.
 """
 
 from __future__ import annotations
@@ -13,18 +14,8 @@ import time
 from pathlib import Path
 
 from eqcourse.data import load_mnist, subset
-from eqcourse.train import (
-    CHECKPOINT_DIR,
-    RUNS,
-    Protocol,
-    accuracy,
-    accuracy_by_rotation,
-    configure_threads,
-    fast_mode,
-    load_checkpoint,
-    run,
-    save_checkpoint,
-)
+from eqcourse.pretrained import CHECKPOINT_DIR, RUNS, load_checkpoint, save_checkpoint
+from eqcourse.train import Protocol, accuracy, accuracy_by_rotation, configure_threads, fast_mode, run
 
 #: What the source article reports (percent): Table 1 and Table 2.
 SOURCE = {"simple_cnn": {"0": 97.3, "90": 15.1}, "eq_cnn": {"0": 96.5, "90": 96.5}}

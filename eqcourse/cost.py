@@ -1,113 +1,92 @@
 """What a model costs: multiply-accumulates per image, and the time of a training and an eval step.
 
-* ``macs_by_layer(model)`` / ``flops_per_image(model)``: multiply-accumulates (MACs; one MAC is
-  a multiplication and an addition, i.e. 2 floating-point operations) of the convolutions and
-  linear layers for one 28x28 image, counted with forward hooks. A lifting or group convolution
-  is counted as the convolution it really runs: its expanded kernel bank
-  ``(C_out * G, C_in * G, k, k)`` over its output size. Batch norm, activations and pooling are
-  not counted (they cost a few operations per value, not per kernel tap).
+* ``macs_by_layer(model)`` / ``macs_per_image(model)``: multiply-accumulates (MACs; one MAC is
+  a multiplication and an addition, i.e. 2 floating-point operations) for one 28x28 image,
+  counted by PyTorch's ``torch.utils.flop_counter.FlopCounterMode`` from the operations the
+  model really runs. A lifting or group convolution therefore counts the expanded kernel bank
+  ``(C_out * G, C_in * G, k, k)`` it convolves with; building the bank (rotations, rolls) costs
+  no MACs. Convolutions and matrix products are counted; batch norm, activations and pooling
+  are not (they cost a few operations per value, not per kernel tap).
 * ``step_times(models)``: median seconds of one training step (forward, backward, AdamW) and one
-  eval step (eval mode, ``no_grad``: the group layers serve their cached bank), measured
-  round-robin in one run so that a noisy machine slows every model alike.
+  eval step (eval mode, ``no_grad``, kernel banks frozen with ``eqcourse.nn.frozen_banks`` as
+  for evaluating a trained model), measured round-robin in one run so that a noisy machine
+  slows every model alike.
+
+Every helper takes a ``device`` (default: the model's) and leaves the models it is given as
+they were: mode, device and parameters.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import statistics
 import time
+import warnings
 from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from eqcourse.checks import check_positive_int
-from eqcourse.nn import GroupConv2d, LiftingConv2d
+from eqcourse.nn import frozen_banks
+from eqcourse.state import configure_threads, evaluating, on_device, resolve_device, synchronize
 
-_BANK_CONVS = (LiftingConv2d, GroupConv2d)
-
-__all__ = ["macs_by_layer", "flops_per_image", "step_times", "ratios"]
-
-
-def _conv_macs(out: torch.Tensor, weight_shape: tuple[int, ...]) -> int:
-    """MACs of one convolution call: each output value reads ``prod(weight_shape[1:])`` inputs.
-
-    (The weight is ``(C_out, C_in / groups, *kernel)``, so this holds for grouped convolutions too.)
-    """
-    per_output = 1
-    for size in weight_shape[1:]:
-        per_output *= size
-    return out.numel() * per_output
+__all__ = ["macs_by_layer", "macs_per_image", "step_times", "ratios"]
 
 
-def _layer_macs(module: nn.Module, out: object) -> int | None:
-    """MACs of one call of ``module`` (its whole output), or None if it is not counted.
-
-    The whole output, not its first row: a model may fold copies of the image into the batch.
-    """
-    if isinstance(module, _BANK_CONVS):  # the conv it runs: bank (C_out*G, C_in[*G], k, k), output (B, C_out, G, H, W)
-        return _conv_macs(out, tuple(module.build_bank().shape))
-    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-        return _conv_macs(out, tuple(module.weight.shape))
-    if isinstance(module, nn.Linear):
-        return out.numel() * module.in_features
-    if type(module).__name__ == "R2Conv" and hasattr(module, "in_type"):  # e2cnn, optional
-        return out.tensor.numel() * module.in_type.size * module.kernel_size**2 // module.groups
-    return None
-
-
-def _counted_model(model: nn.Module) -> nn.Module:
-    """The model whose modules run every convolution; EqCNN's folded path calls F.conv2d itself."""
-    if getattr(model, "fold_copies", False):
-        twin = copy.deepcopy(model)
-        twin.fold_copies = False  # the same convolutions through the Conv3d modules (tested equal)
-        return twin
-    return model
-
-
-def macs_by_layer(model: nn.Module, image_size: int = 28, channels: int = 1) -> dict[str, int]:
-    """``{layer name: MACs}`` for one ``(1, channels, image_size, image_size)`` input, in call order."""
+def _count(model: nn.Module, image_size: int, channels: int, device: str | torch.device | None) -> dict[str, int]:
+    """``{module path: MACs}`` of one forward pass, each module with the MACs of all it calls."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
     check_positive_int(image_size, "image_size")
     check_positive_int(channels, "channels")
-    counted = _counted_model(model)
-    macs: dict[str, int] = {}
-    handles = []
+    counter = FlopCounterMode(display=False)
+    with on_device(model, device) as device, evaluating(model), torch.no_grad():
+        x = torch.zeros(1, channels, image_size, image_size, device=device)
+        with counter:
+            model(x)
+    return {name: sum(ops.values()) // 2 for name, ops in counter.get_flop_counts().items()}
 
-    def hook(name):
-        def record(module, inputs, out):
-            n = _layer_macs(module, out)
-            if n is not None:
-                macs[name] = macs.get(name, 0) + n
 
-        return record
+def macs_by_layer(
+    model: nn.Module, image_size: int = 28, channels: int = 1, device: str | torch.device | None = None
+) -> dict[str, int]:
+    """``{layer name: MACs}`` for one ``(1, channels, image_size, image_size)`` input, in call order.
 
-    for name, module in counted.named_modules():
-        if isinstance(module, (*_BANK_CONVS, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)) or (
-            type(module).__name__ == "R2Conv"
-        ):
-            handles.append(module.register_forward_hook(hook(name)))
-    was_training = counted.training
-    try:
-        counted.eval()
-        with torch.no_grad():
-            counted(torch.zeros(1, channels, image_size, image_size))
-    finally:
-        counted.train(was_training)
-        for handle in handles:
-            handle.remove()
-    return macs
+    A layer's own MACs: what it runs minus what its sublayers run. A model that calls
+    ``F.conv2d`` itself (EqCNN with its copies folded into the batch) has its layers counted
+    through the equivalent Conv3d path (tested equal).
+    """
+    if getattr(model, "fold_copies", False):  # EqCNN: the same convolutions through its modules
+        model = copy.deepcopy(model)
+        model.fold_copies = False
+    totals = _count(model, image_size, channels, device)
+    totals.pop("Global", None)
+    own = {}
+    for name, macs in totals.items():
+        children = [n for n in totals if n.startswith(name + ".") and "." not in n[len(name) + 1 :]]
+        rest = macs - sum(totals[c] for c in children)
+        if rest:
+            own[name.partition(".")[2]] = rest  # without the root's class name
+    return own
+
+
+def macs_per_image(model: nn.Module, device: str | torch.device | None = None) -> int:
+    """Multiply-accumulates (MACs) of one forward pass on one 28x28 image.
+
+    Often loosely called "FLOPs"; one MAC is two floating-point operations. Group
+    convolutions count the expanded bank they really convolve with.
+    """
+    return _count(model, 28, 1, device).get("Global", 0)
 
 
 def flops_per_image(model: nn.Module) -> int:
-    """Multiply-accumulates (MACs) of the convolutions and linear layers for one 28x28 image.
-
-    Named after the habit of calling these counts "FLOPs"; one MAC is two floating-point
-    operations. Group convolutions count the expanded bank they really convolve with.
-    """
-    return sum(macs_by_layer(model).values())
+    """Deprecated: the old name of ``macs_per_image`` (it always counted MACs, not FLOPs)."""
+    warnings.warn("flops_per_image is renamed macs_per_image", DeprecationWarning, stacklevel=2)
+    return macs_per_image(model)
 
 
 def _check_models(models: Mapping[str, nn.Module]) -> None:
@@ -118,16 +97,6 @@ def _check_models(models: Mapping[str, nn.Module]) -> None:
             raise TypeError(f"models[{name!r}] must be a torch.nn.Module; got {type(model).__name__}.")
 
 
-def _train_copy(model: nn.Module) -> nn.Module:
-    """A copy in train mode; the original keeps its mode (train mode drops caches some layers keep)."""
-    was_training = model.training
-    model.train()
-    try:
-        return copy.deepcopy(model)
-    finally:
-        model.train(was_training)
-
-
 def step_times(
     models: Mapping[str, nn.Module],
     batch: int = 64,
@@ -136,15 +105,20 @@ def step_times(
     image_size: int = 28,
     seed: int = 0,
     kinds: tuple[str, ...] = ("train", "eval"),
+    device: str | torch.device | None = None,
 ) -> dict[str, dict[str, float]]:
     """Median seconds per step: ``{"train": {name: s}, "eval": {name: s}}``.
 
     A training step is forward, cross-entropy, backward and an AdamW step (lr 5e-4, the source
     protocol) on a batch of ``batch`` random images; an eval step is a forward pass in eval mode
-    under ``torch.no_grad`` (where the group layers reuse their cached kernel bank). The models
-    are copied first, so the ones passed in are not trained. Each round times one step of every
-    model, starting from a different model each round; the first ``warmup`` rounds are dropped.
-    ``kinds`` picks what to time (``"train"``, ``"eval"`` or both).
+    under ``torch.no_grad`` with the kernel banks frozen for the whole timing (``frozen_banks``,
+    as when a trained model is evaluated). Models run on ``device`` (default: the first model's);
+    CUDA is synchronised before each clock reading. The models are copied first, so the ones
+    passed in are not trained, moved or switched. Each round times one step of every model,
+    starting from a different model each round; the first ``warmup`` rounds are dropped.
+    ``kinds`` picks what to time (``"train"``, ``"eval"`` or both). Like ``train``, it first
+    caps torch's threads at the CPUs available (``configure_threads``): timings taken with more
+    threads than cores measure the waiting, not the model.
     """
     _check_models(models)
     if isinstance(kinds, str) or not kinds or any(kind not in ("train", "eval") for kind in kinds):
@@ -152,10 +126,12 @@ def step_times(
     for name, value, low in (("batch", batch, 1), ("steps", steps, 1), ("warmup", warmup, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
+    configure_threads()
+    device = resolve_device(device, next(iter(models.values())))
     generator = torch.Generator().manual_seed(seed)
-    x = torch.rand(batch, 1, image_size, image_size, generator=generator)
-    y = torch.randint(0, 10, (batch,), generator=generator)
-    copies = {name: _train_copy(model) for name, model in models.items()}
+    x = torch.rand(batch, 1, image_size, image_size, generator=generator).to(device)
+    y = torch.randint(0, 10, (batch,), generator=generator).to(device)
+    copies = {name: copy.deepcopy(model).to(device) for name, model in models.items()}
     optimizers = {}  # only for training: an AdamW costs time and memory on creation
     if "train" in kinds:
         optimizers = {name: torch.optim.AdamW(m.parameters(), lr=5e-4) for name, m in copies.items()}
@@ -175,16 +151,21 @@ def step_times(
     for kind, step in (("train", train_step), ("eval", eval_step)):
         if kind not in kinds:
             continue
-        for model in copies.values():
-            model.train(kind == "train")
         times: dict[str, list[float]] = {name: [] for name in names}
-        for i in range(warmup + steps):
-            start_at = i % len(names)
-            for name in names[start_at:] + names[:start_at]:
-                start = time.perf_counter()
-                step(name)
-                if i >= warmup:
-                    times[name].append(time.perf_counter() - start)
+        with contextlib.ExitStack() as stack:
+            for model in copies.values():
+                model.train(kind == "train")
+                if kind == "eval":  # a trained model is evaluated with its banks frozen once
+                    stack.enter_context(frozen_banks(model))
+            for i in range(warmup + steps):
+                start_at = i % len(names)
+                for name in names[start_at:] + names[:start_at]:
+                    synchronize(device)
+                    start = time.perf_counter()
+                    step(name)
+                    synchronize(device)
+                    if i >= warmup:
+                        times[name].append(time.perf_counter() - start)
         results[kind] = {name: statistics.median(t) for name, t in times.items()}
     return results
 

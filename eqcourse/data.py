@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
+from eqcourse.checks import check_angle, check_images
 from eqcourse.groups import C4
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "rotated",
     "subset",
     "rotate_by_angle",
+    "rotate_by_radians",
 ]
 
 
@@ -60,12 +63,27 @@ def _restore_hint(path: Path) -> str:
     )
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """Read one gzip-compressed IDX file, checking size and MD5 of the uncompressed bytes."""
+#: IDX magic number: two zero bytes, the element type (0x08: unsigned byte), the number of dimensions
+_IDX_UBYTE = 0x08
+
+
+def read_idx(path: Path, verify: bool = True) -> np.ndarray:
+    """Read one gzip-compressed IDX file of unsigned bytes into a NumPy array.
+
+    The file name must be one of ``FILES``, whose size and MD5 are checked, unless
+    ``verify=False`` is passed for a file of your own. Either way the IDX magic number (``00 00
+    08 ndim``) and the header's shape are checked against the data; a mismatch is a clear
+    ``MNISTDataError``.
+    """
     path = Path(path)
     if not path.is_file():
         raise MNISTDataError(f"MNIST file {path} is missing. {_restore_hint(path)}")
     size, md5 = FILES.get(path.name, (None, None))
+    if verify and md5 is None:
+        raise MNISTDataError(
+            f"read_idx has no checksum for {path.name} (it knows {', '.join(FILES)}), so it cannot "
+            "tell a good copy from a corrupt one. Pass verify=False to read a file of your own."
+        )
     try:
         with gzip.open(path, "rb") as f:
             if size is None:
@@ -79,16 +97,35 @@ def read_idx(path: Path) -> np.ndarray:
                 got += len(f.read(1))  # a byte past the expected size makes the file corrupt too
     except (OSError, EOFError) as err:
         raise MNISTDataError(f"MNIST file {path} is not a valid gzip file ({err}). {_restore_hint(path)}") from err
-    if md5 is not None:
+    if md5 is not None and verify:
         digest = hashlib.md5(raw).hexdigest()
         if got != size or digest != md5:
             raise MNISTDataError(
                 f"MNIST file {path} is corrupt: its uncompressed bytes have MD5 {digest} "
                 f"({got:,} bytes), expected {md5} ({size:,} bytes). {_restore_hint(path)}"
             )
+    return _parse_idx(raw, path)
+
+
+def _parse_idx(raw: bytearray, path: Path) -> np.ndarray:
+    """The array an IDX buffer holds, after checking its magic number and its header."""
+    if len(raw) < 4:
+        raise MNISTDataError(f"{path} is too short to be an IDX file ({len(raw)} bytes; the header alone is 4+).")
+    if raw[0] != 0 or raw[1] != 0 or raw[2] != _IDX_UBYTE:
+        raise MNISTDataError(
+            f"{path} is not an IDX file of unsigned bytes: its magic number starts "
+            f"{raw[0]:02x} {raw[1]:02x} {raw[2]:02x}, expected 00 00 08."
+        )
     ndim = raw[3]
+    if not 1 <= ndim <= 4 or len(raw) < 4 + 4 * ndim:
+        raise MNISTDataError(f"{path}: an IDX file of images or labels has 1 to 4 dimensions; its header says {ndim}.")
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    count, offset = int(np.prod(shape)), 4 + 4 * ndim
+    if len(raw) - offset != count:
+        raise MNISTDataError(
+            f"{path}: the header promises {count:,} values (shape {shape}), the file holds {len(raw) - offset:,}."
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(shape)
 
 
 @lru_cache(maxsize=4)
@@ -104,7 +141,7 @@ def _download(split: str, root: Path) -> tuple[torch.Tensor, torch.Tensor]:
     from torchvision.datasets import MNIST  # only on request: the course runs offline
 
     ds = MNIST(str(root / "download"), train=split == "train", download=True)
-    return ds.data, ds.targets.long()
+    return ds.data, ds.targets.long()  # not cached: a fresh object every call
 
 
 def load_mnist(
@@ -132,7 +169,9 @@ def load_mnist(
     if size is not None:
         idx = _subset_indices(len(labels), size, seed)
         images, labels = images[idx], labels[idx]
-    return TensorDataset(images.unsqueeze(1).float().div_(255.0), labels)
+    # fresh tensors every call: float() copies the images; the labels are cloned (the uint8
+    # split is cached, and a caller's edit must not reach the next caller)
+    return TensorDataset(images.unsqueeze(1).float().div_(255.0), labels.clone())
 
 
 def _subset_indices(total: int, n: int, seed: int) -> torch.Tensor:
@@ -150,24 +189,38 @@ def subset(dataset: TensorDataset, n: int, seed: int = 0) -> TensorDataset:
 def rotated(dataset: TensorDataset, k: int) -> TensorDataset:
     """A copy of ``dataset`` with every image rotated by ``90 * k`` degrees."""
     images, labels = dataset.tensors
-    return TensorDataset(C4.act_on_image(k % 4, images), labels)
+    k = k % 4
+    return TensorDataset(C4.act_on_image(k, images) if k else images.clone(), labels.clone())
 
 
-def rotate_by_angle(x: torch.Tensor, degrees: float) -> torch.Tensor:
+def rotate_by_radians(x: torch.Tensor, radians: torch.Tensor) -> torch.Tensor:
+    """Rotate each image of ``x (B, C, H, W)`` counter-clockwise by its own angle ``radians (B,)``.
+
+    Bilinear interpolation with zeros outside the image; the grid is made on ``x``'s device.
+    """
+    radians = radians.to(device=x.device, dtype=x.dtype)
+    c, s = torch.cos(radians), torch.sin(radians)
+    zero = torch.zeros_like(c)
+    # affine_grid maps output coordinates to input ones; y points down, hence the signs
+    theta = torch.stack([torch.stack([c, -s, zero], 1), torch.stack([s, c, zero], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def rotate_by_angle(x: torch.Tensor, degrees: float, device: str | torch.device | None = None) -> torch.Tensor:
     """Rotate images ``(B, C, H, W)`` counter-clockwise by any angle about their centre.
 
-    Multiples of 90 degrees use ``torch.rot90`` (exact); other angles use bilinear
-    interpolation with zeros outside the image, so a little blur is part of the result.
+    Multiples of 90 degrees use the exact rotation ``C4.act_on_image``; other angles use
+    bilinear interpolation with zeros outside the image, so a little blur is part of the
+    result. Computed on ``device`` (default: ``x``'s device), and returned there.
     """
-    from eqcourse.checks import check_images
-
     check_images(x, name="x")
+    degrees = check_angle(degrees)
+    if device is not None:
+        x = x.to(device)
     quarter = degrees / 90.0
-    if float(quarter).is_integer():
-        return torch.rot90(x, int(quarter) % 4, dims=(-2, -1))
-    theta = torch.deg2rad(torch.tensor(float(degrees), dtype=x.dtype))
-    c, s = torch.cos(theta), torch.sin(theta)
-    # affine_grid maps output coordinates to input ones; y points down, hence the signs
-    affine = torch.stack([torch.stack([c, -s, torch.zeros(())]), torch.stack([s, c, torch.zeros(())])])
-    grid = torch.nn.functional.affine_grid(affine.expand(len(x), 2, 3), list(x.shape), align_corners=False)
-    return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    if quarter.is_integer():
+        k = int(quarter) % 4
+        return C4.act_on_image(k, x) if k else x.clone()  # always a new tensor, as for other angles
+    radians = torch.deg2rad(torch.tensor(degrees, dtype=x.dtype, device=x.device))
+    return rotate_by_radians(x, radians.expand(len(x)))

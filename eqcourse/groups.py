@@ -4,7 +4,7 @@ An element is a plain ``int`` from ``0`` to ``order - 1``. In C4 the element ``k
 rotation r^k by ``90 * k`` degrees counter-clockwise. In D4 the element ``k + 4 * m`` is
 r^k f^m: first mirror left-right ``m`` times, then rotate by r^k.
 
-Conventions (see DESIGN.md):
+Conventions (see docs/design.md):
 
 * images are ``(..., H, W)`` with ``H == W``; r^k acts as ``torch.rot90(x, k, dims=(-2, -1))``;
 * group feature maps are ``(B, C, G, H, W)`` with the group axis at dim 2; g acts on them by
@@ -18,13 +18,7 @@ import torch
 
 from eqcourse.checks import check_group_map, check_square
 
-__all__ = ["Group", "CyclicGroup", "DihedralGroup", "C4", "D4", "rotate"]
-
-
-def rotate(x: torch.Tensor, k: int = 1) -> torch.Tensor:
-    """Rotate the last two (square) axes of ``x`` by ``90 * k`` degrees counter-clockwise."""
-    check_square(x, "x")
-    return torch.rot90(x, k, dims=(-2, -1))
+__all__ = ["Group", "CyclicGroup", "DihedralGroup", "C4", "D4"]
 
 
 class Group:

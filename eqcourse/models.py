@@ -140,11 +140,16 @@ class GroupCNN(nn.Module):
     these narrow layers train within the source's five epochs.
     """
 
-    CHANNELS: tuple[int, int, int, int] = (4, 6, 9, 24)
+    #: the channel counts a subclass uses when none are given (P4CNN, P4MCNN)
+    CHANNELS: tuple[int, ...] | None = None
 
     def __init__(self, group: Group, channels: tuple[int, ...] | None = None) -> None:
         super().__init__()
         self.group = group
+        if channels is None and self.CHANNELS is None:
+            raise ValueError(
+                "GroupCNN needs channels, e.g. GroupCNN(C4, (4, 6, 9, 24)); P4CNN and P4MCNN set their own."
+            )
         channels = tuple(channels or self.CHANNELS)
         if len(channels) not in (3, 4):
             raise ValueError(f"channels must be three or four positive integers (c1, c2, c3[, c4]); got {channels!r}.")

@@ -2,13 +2,21 @@
 
 Every convolution here rotates its *kernel*, never the feature maps: the layer expands its
 parameters into one bank of transformed kernels in ``forward`` and makes a single
-``F.conv2d`` call with the group axis folded into the channels (DESIGN.md). Under
-``torch.no_grad`` the bank is cached and rebuilt whenever a parameter changes.
+``F.conv2d`` call with the group axis folded into the channels (docs/design.md).
+
+The bank is built from the parameters as they are *now*, in every ``forward``: hand edits
+through ``.data``, pruning, ``load_state_dict``, frozen parameters, ``torch.jit.trace`` and
+``vmap`` all see the current weights. Nothing is cached implicitly. For fast evaluation of a
+trained model, ``with frozen_banks(model):`` builds each bank once and serves it to forward
+passes that record no gradient, until the block ends (``eqcourse.train.predict`` and the
+other evaluation helpers use it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +26,7 @@ from eqcourse.checks import check_group_map, check_images, check_positive_int
 from eqcourse.groups import C4, Group
 
 __all__ = [
-    "rotate_kernel",
+    "frozen_banks",
     "lifting_bank",
     "group_bank",
     "LiftingConv2d",
@@ -28,11 +36,6 @@ __all__ = [
     "SpatialMaxPool",
     "InvariantHead",
 ]
-
-
-def rotate_kernel(w: torch.Tensor, g: int, group: Group = C4) -> torch.Tensor:
-    """The kernel ``w (..., k, k)`` transformed by the group element g."""
-    return group.act_on_image(g, w)
 
 
 def lifting_bank(weight: torch.Tensor, group: Group = C4) -> torch.Tensor:
@@ -54,7 +57,11 @@ def group_bank(weight: torch.Tensor, group: Group = C4) -> torch.Tensor:
 
 
 class _BankConv(nn.Module):
-    """Shared machinery: parameters, initialisation, the cached bank, the one conv2d call."""
+    """Shared machinery: parameters, initialisation, the bank built in forward, the one conv2d call.
+
+    Subclasses define ``build_bank()``, the only override point: it maps the current
+    parameters to the ``(C_out * G, C_in [* G], k, k)`` bank that ``F.conv2d`` uses.
+    """
 
     #: whether the input carries a group axis (group convolution) or not (lifting convolution)
     input_has_group_axis: bool = False
@@ -87,24 +94,31 @@ class _BankConv(nn.Module):
         nn.init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
             nn.init.uniform_(self.bias, -bound, bound)
-        self._cache: tuple[tuple, torch.Tensor, torch.Tensor | None] | None = None
+        #: (bank, bias) while inside ``frozen_banks``; None otherwise
+        self._frozen: tuple[torch.Tensor, torch.Tensor | None] | None = None
+
+    def __getstate__(self) -> dict:
+        """A copy or pickle never inherits a frozen bank: it belongs to the open block only."""
+        state = dict(super().__getstate__())
+        state["_frozen"] = None
+        return state
 
     def build_bank(self) -> torch.Tensor:
         raise NotImplementedError
 
-    def _key(self) -> tuple:
-        return tuple((p.data_ptr(), p._version) for p in self.parameters())
+    def build_bias(self) -> torch.Tensor | None:
+        """The bias of every output channel of the bank: each channel's bias once per element g."""
+        return None if self.bias is None else self.bias.repeat_interleave(self.group.order)
 
     def bank(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The expanded kernels and bias; cached only where no gradient is being recorded."""
-        bias = None if self.bias is None else self.bias.repeat_interleave(self.group.order)
-        if torch.is_grad_enabled() and self.weight.requires_grad:
-            self._cache = None
-            return self.build_bank(), bias
-        key = self._key()
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, self.build_bank().detach(), None if bias is None else bias.detach())
-        return self._cache[1], self._cache[2]
+        """The expanded kernels and bias for this forward pass.
+
+        Built from the current parameters, except inside ``frozen_banks`` when no gradient is
+        being recorded: then the bank frozen on entering the block is served.
+        """
+        if self._frozen is not None and not torch.is_grad_enabled():
+            return self._frozen
+        return self.build_bank(), self.build_bias()
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
         weight, bias = self.bank()
@@ -115,6 +129,32 @@ class _BankConv(nn.Module):
         return (
             f"{tuple(self.weight.shape)}, group={self.group.name}, padding={self.padding}, bias={self.bias is not None}"
         )
+
+
+@contextlib.contextmanager
+def frozen_banks(model: nn.Module) -> Iterator[nn.Module]:
+    """Build every kernel bank of ``model`` once and serve it to passes that record no gradient.
+
+    For evaluating a trained model fast: ``with frozen_banks(model), torch.no_grad(): ...``.
+    Inside the block, forward passes under ``torch.no_grad``/``inference_mode`` reuse the banks
+    built on entry; a pass that records gradients still builds its own (so saliency maps and
+    training steps stay right). Do not change the weights inside the block: the frozen banks
+    would not follow (docs/design.md, "Caching"). On leaving, even through an error, the banks
+    are dropped and every layer builds its bank in ``forward`` again. Blocks may nest.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"frozen_banks expects a torch.nn.Module; got {type(model).__name__}.")
+    layers = [m for m in model.modules() if isinstance(m, _BankConv) and m._frozen is None]
+    try:
+        with torch.no_grad():  # a plain tensor (not an inference tensor), cut off from autograd
+            for layer in layers:
+                with torch.inference_mode(False):
+                    weight, bias = layer.build_bank(), layer.build_bias()
+                layer._frozen = (weight.detach(), None if bias is None else bias.detach())
+        yield model
+    finally:
+        for layer in layers:
+            layer._frozen = None
 
 
 class LiftingConv2d(_BankConv):
@@ -159,7 +199,8 @@ class _ChannelsLastMaxPool(torch.autograd.Function):
 
     The same values and the same gradients as ``F.max_pool2d``; PyTorch's CPU kernels are
     several times faster in this layout (``benchmarks/README.md``), but a gradient left in it
-    slows every layer below, so the backward pass hands back a contiguous tensor.
+    slows every layer below, so the backward pass hands back a contiguous tensor. Used on the
+    CPU only; other devices pool with ``F.max_pool2d`` directly.
     """
 
     @staticmethod
@@ -180,7 +221,11 @@ class _ChannelsLastMaxPool(torch.autograd.Function):
 
 
 class SpatialMaxPool(nn.Module):
-    """2x2 max pooling of every map of a group feature map (exact only on even sizes)."""
+    """2x2 max pooling of every map of a group feature map (exact only on even sizes).
+
+    On the CPU it pools in the channels-last layout, where PyTorch's kernels are several times
+    faster; elsewhere (CUDA, MPS) with ``F.max_pool2d``. The values are the same either way.
+    """
 
     def __init__(self, kernel_size: int = 2):
         super().__init__()
@@ -188,7 +233,12 @@ class SpatialMaxPool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_group_axis(x, "SpatialMaxPool")
-        return _ChannelsLastMaxPool.apply(x.flatten(1, 2), self.kernel_size).unflatten(1, x.shape[1:3])
+        maps = x.flatten(1, 2)
+        if maps.device.type == "cpu" and not torch.jit.is_tracing():
+            pooled = _ChannelsLastMaxPool.apply(maps, self.kernel_size)
+        else:
+            pooled = F.max_pool2d(maps, self.kernel_size)
+        return pooled.unflatten(1, x.shape[1:3])
 
 
 class GroupBatchNorm(nn.BatchNorm3d):

@@ -1,8 +1,13 @@
-"""Seeded training and evaluation: the source protocol, accuracy per rotation and per angle,
-timing, and checkpoints.
+"""Seeded training and evaluation: the source protocol, accuracy per rotation and per angle.
 
 The source protocol: MNIST with pixels scaled to [0, 1] only, AdamW with lr 5e-4, batch 64,
 5 epochs, cross-entropy. ``EQCOURSE_FAST=1`` (or ``fast=True``) shrinks it for quick runs.
+
+Every function takes a ``device`` (default: the model's). The evaluation helpers leave the
+model as they found it: its train/eval mode and its device are restored afterwards, and its
+kernel banks are frozen only for the duration of the call (docs/design.md). ``train`` caps
+torch's thread count (``configure_threads``): importing eqcourse does not. The checkpoints and
+the run registry live in ``eqcourse.pretrained``; their names are re-exported here.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,8 +25,21 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from eqcourse.checks import check_positive_int
-from eqcourse.data import load_mnist, rotate_by_angle, subset
-from eqcourse.models import MODELS, build_model, count_parameters
+from eqcourse.data import load_mnist, rotate_by_angle, rotate_by_radians, subset
+from eqcourse.groups import C4
+from eqcourse.models import build_model, count_parameters
+from eqcourse.nn import frozen_banks
+from eqcourse.pretrained import (
+    AUGMENTATIONS,
+    CHECKPOINT_DIR,
+    RUNS,
+    CheckpointError,
+    load_checkpoint,
+    load_pretrained,
+    pretrained_metrics,
+    save_checkpoint,
+)
+from eqcourse.state import available_cpus, configure_threads, evaluating, on_device, resolve_device, synchronize
 
 __all__ = [
     "Protocol",
@@ -31,32 +48,23 @@ __all__ = [
     "progress_enabled",
     "set_seed",
     "configure_threads",
+    "available_cpus",
     "train",
     "predict",
     "accuracy",
     "accuracy_by_rotation",
     "accuracy_by_angle",
+    "augment_batch",
+    "count_parameters",
     "save_checkpoint",
     "load_checkpoint",
     "load_pretrained",
+    "pretrained_metrics",
     "CheckpointError",
     "CHECKPOINT_DIR",
 ]
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 ROTATIONS = (0, 90, 180, 270)
-
-#: run name -> (model name, augmentation): the augmented runs train SimpleCNN on rotated digits.
-RUNS: dict[str, tuple[str, str]] = {
-    "simple_cnn": ("simple_cnn", "none"),
-    "eq_cnn": ("eq_cnn", "none"),
-    "matched_eq_cnn": ("matched_eq_cnn", "none"),
-    "p4_cnn": ("p4_cnn", "none"),
-    "p4m_cnn": ("p4m_cnn", "none"),
-    "simple_cnn_aug90": ("simple_cnn", "rot90"),
-    "simple_cnn_augangle": ("simple_cnn", "angle"),
-}
-AUGMENTATIONS = ("none", "rot90", "angle")
 
 
 def _env_flag(name: str, default: bool) -> bool:
@@ -105,33 +113,6 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def available_cpus() -> int:
-    """CPUs this process may use: its affinity, further capped by a cgroup CPU quota (Binder, Docker)."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    try:  # cgroup v2: "max 100000" or "200000 100000"
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            cpus = min(cpus, max(1, int(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return cpus
-
-
-def configure_threads() -> int:
-    """Cap torch's threads to the CPUs this process may use; return that number.
-
-    More threads than CPUs make every small convolution wait for the others: on a shared
-    two-core machine a training step can become ten times slower.
-    """
-    cpus = available_cpus()
-    if torch.get_num_threads() > cpus:
-        torch.set_num_threads(cpus)
-    return torch.get_num_threads()
-
-
 def _progress(iterable, **kwargs):
     from tqdm.auto import tqdm
 
@@ -139,21 +120,23 @@ def _progress(iterable, **kwargs):
 
 
 def augment_batch(x: torch.Tensor, how: str, generator: torch.Generator) -> torch.Tensor:
-    """Rotate each image of a batch at random: by a multiple of 90 degrees or by any angle."""
+    """Rotate each image of a batch at random: by a multiple of 90 degrees or by any angle.
+
+    The draws come from ``generator`` on its own device and are moved to ``x``'s device; give
+    it a generator on ``x``'s device (as ``train`` does) to make them there.
+    """
+    if how not in AUGMENTATIONS:
+        raise ValueError(f"how must be one of {AUGMENTATIONS}; got {how!r}.")
     if how == "none":
         return x
     if how == "rot90":
-        ks = torch.randint(0, 4, (len(x),), generator=generator)
+        ks = torch.randint(0, 4, (len(x),), generator=generator, device=generator.device).to(x.device)
         out = x.clone()
         for k in range(1, 4):
-            out[ks == k] = torch.rot90(x[ks == k], k, dims=(-2, -1))
+            out[ks == k] = C4.act_on_image(k, x[ks == k])
         return out
-    angles = torch.rand(len(x), generator=generator) * 2 * math.pi
-    c, s = torch.cos(angles), torch.sin(angles)
-    zero = torch.zeros_like(c)
-    theta = torch.stack([torch.stack([c, -s, zero], 1), torch.stack([s, c, zero], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    angles = torch.rand(len(x), generator=generator, device=generator.device).to(x.device) * 2 * math.pi
+    return rotate_by_radians(x, angles)
 
 
 @dataclass
@@ -164,12 +147,27 @@ class History:
     seconds_per_epoch: list[float] = field(default_factory=list)
 
 
-def train(model: nn.Module, dataset: TensorDataset, protocol: Protocol | None = None) -> History:
-    """Train ``model`` in place on ``dataset`` with ``protocol`` (the source's by default)."""
+def train(
+    model: nn.Module,
+    dataset: TensorDataset,
+    protocol: Protocol | None = None,
+    device: str | torch.device | None = None,
+) -> History:
+    """Train ``model`` in place on ``dataset`` with ``protocol`` (the source's by default).
+
+    The model is moved to ``device`` (default: where it is) and stays there; batches are moved
+    to it as they are drawn. It returns in eval mode, ready to evaluate. Caps torch's threads
+    first (``configure_threads``). On CUDA the run is repeatable only with
+    ``torch.use_deterministic_algorithms(True)`` (docs/design.md, "Devices").
+    """
     protocol = protocol or Protocol()
     configure_threads()
+    device = resolve_device(device, model)
+    model.to(device)
     set_seed(protocol.seed)
-    generator = torch.Generator().manual_seed(protocol.seed)
+    generator = torch.Generator().manual_seed(protocol.seed)  # shuffling: always on the CPU
+    # augmentation draws on the batch's device; on the CPU from the same stream as ever
+    draws = generator if device.type == "cpu" else torch.Generator(device).manual_seed(protocol.seed)
     loader = DataLoader(dataset, batch_size=protocol.batch_size, shuffle=True, generator=generator)
     optimizer = torch.optim.AdamW(model.parameters(), lr=protocol.lr)
     history = History()
@@ -177,107 +175,57 @@ def train(model: nn.Module, dataset: TensorDataset, protocol: Protocol | None = 
     for epoch in range(protocol.epochs):
         start, total, count = time.perf_counter(), 0.0, 0
         for x, y in _progress(loader, desc=f"epoch {epoch + 1}/{protocol.epochs}"):
-            x = augment_batch(x, protocol.augment, generator)
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            x = augment_batch(x, protocol.augment, draws)
             loss = F.cross_entropy(model(x), y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             total, count = total + loss.item() * len(x), count + len(x)
+        synchronize(device)
         history.seconds_per_epoch.append(time.perf_counter() - start)
         history.losses.append(total / count)
     model.eval()
     return history
 
 
-@torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Logits for ``images (N, 1, H, W)``, computed in batches in eval mode."""
-    model.eval()
-    return torch.cat([model(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+def predict(
+    model: nn.Module, images: torch.Tensor, batch_size: int = 256, device: str | torch.device | None = None
+) -> torch.Tensor:
+    """Logits for ``images (N, C, H, W)``, computed in batches in eval mode on ``device``.
+
+    ``device`` defaults to the model's; the logits come back on ``images``' device. The model's
+    train/eval mode (and device) are restored afterwards, and its kernel banks are frozen only
+    during the call (``eqcourse.nn.frozen_banks``), so this is safe inside a training loop.
+    """
+    check_positive_int(batch_size, "batch_size")
+    with on_device(model, device) as device, evaluating(model), frozen_banks(model), torch.no_grad():
+        batches = (images[i : i + batch_size].to(device) for i in range(0, len(images), batch_size))
+        logits = [model(x).to(images.device) for x in batches]
+    return torch.cat(logits)
 
 
-def accuracy(model: nn.Module, dataset: TensorDataset, degrees: float = 0.0) -> float:
+def accuracy(
+    model: nn.Module, dataset: TensorDataset, degrees: float = 0.0, device: str | torch.device | None = None
+) -> float:
     """Accuracy in percent on ``dataset`` with every image rotated by ``degrees``."""
     images, labels = dataset.tensors
-    logits = predict(model, rotate_by_angle(images, degrees))
-    return 100.0 * (logits.argmax(1) == labels).float().mean().item()
+    logits = predict(model, rotate_by_angle(images, degrees), device=device)
+    return 100.0 * (logits.argmax(1) == labels.to(logits.device)).float().mean().item()
 
 
-def accuracy_by_rotation(model: nn.Module, dataset: TensorDataset) -> dict[int, float]:
+def accuracy_by_rotation(
+    model: nn.Module, dataset: TensorDataset, device: str | torch.device | None = None
+) -> dict[int, float]:
     """Accuracy at 0, 90, 180 and 270 degrees."""
-    return {d: accuracy(model, dataset, d) for d in ROTATIONS}
+    return {d: accuracy(model, dataset, d, device) for d in ROTATIONS}
 
 
-def accuracy_by_angle(model: nn.Module, dataset: TensorDataset, angles=range(0, 361, 5)) -> dict[float, float]:
+def accuracy_by_angle(
+    model: nn.Module, dataset: TensorDataset, angles=range(0, 361, 5), device: str | torch.device | None = None
+) -> dict[float, float]:
     """Accuracy at each angle (degrees); angles off the 90-degree grid are interpolated."""
-    return {a: accuracy(model, dataset, a) for a in angles}
-
-
-# --- checkpoints -------------------------------------------------------------------------
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, unreadable, or does not fit the model."""
-
-
-def save_checkpoint(path: str | Path, model: nn.Module, name: str, metrics: dict, overwrite: bool = False) -> Path:
-    """Save a model's weights with its run name and metrics; refuse to overwrite unless asked."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True (or --overwrite) to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "run": name,
-        "model": RUNS.get(name, (name, "none"))[0],
-        "state_dict": model.state_dict(),
-        "metrics": metrics,
-        "torch": torch.__version__.split("+")[0],
-    }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return path
-
-
-def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:
-    """A model and its metrics from ``path``, loaded with ``weights_only=True``."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(
-            f"checkpoint {path} does not exist. Run `python -m eqcourse reproduce "
-            "--save-checkpoints DIR` to make one, or restore the shipped ones with git."
-        )
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        model_name = payload["model"]
-        state = payload["state_dict"]
-    except Exception as err:  # unpickling errors come in many types
-        raise CheckpointError(f"checkpoint {path} could not be read as an eqcourse checkpoint: {err}") from err
-    if model_name not in MODELS:
-        raise CheckpointError(f"checkpoint {path} is for model {model_name!r}, which this eqcourse does not know.")
-    model = build_model(model_name)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise CheckpointError(
-            f"checkpoint {path} does not fit {model_name} as defined now (was the architecture "
-            f"changed?). Retrain with `python -m eqcourse reproduce`. Details: {err}"
-        ) from err
-    return model.eval(), payload.get("metrics", {})
-
-
-def load_pretrained(name: str) -> nn.Module:
-    """A shipped, trained model by run name, e.g. ``load_pretrained("eq_cnn")``."""
-    if name not in RUNS:
-        raise KeyError(f"no shipped checkpoint named {name!r}; known runs: {', '.join(RUNS)}.")
-    return load_checkpoint(CHECKPOINT_DIR / f"{name}.pt")[0]
-
-
-def pretrained_metrics(name: str) -> dict:
-    """The metrics recorded with a shipped checkpoint (from the run that trained it)."""
-    if name not in RUNS:
-        raise KeyError(f"no shipped checkpoint named {name!r}; known runs: {', '.join(RUNS)}.")
-    return load_checkpoint(CHECKPOINT_DIR / f"{name}.pt")[1]
+    return {a: accuracy(model, dataset, a, device) for a in angles}
 
 
 def _split(split: str, given: TensorDataset | None, size: int | None, seed: int) -> TensorDataset:
@@ -288,18 +236,22 @@ def _split(split: str, given: TensorDataset | None, size: int | None, seed: int)
 
 
 def run(
-    name: str, protocol: Protocol, train_set: TensorDataset | None = None, test_set: TensorDataset | None = None
+    name: str,
+    protocol: Protocol,
+    train_set: TensorDataset | None = None,
+    test_set: TensorDataset | None = None,
+    device: str | torch.device | None = None,
 ) -> tuple[nn.Module, dict]:
-    """Train the run ``name`` from scratch and measure it: the unit of ``reproduce``."""
+    """Train the run ``name`` (a key of ``RUNS``) from scratch and measure it: the unit of ``reproduce``."""
     if name not in RUNS:
         raise KeyError(f"unknown run {name!r}; known runs: {', '.join(RUNS)}.")
-    model_name, augment = RUNS[name]
+    model_name, augment = RUNS[name][:2]
     protocol = Protocol(**{**asdict(protocol), "augment": augment})
     train_set = _split("train", train_set, protocol.train_size, protocol.seed)
     test_set = _split("test", test_set, protocol.test_size, protocol.seed)
     set_seed(protocol.seed)
     model = build_model(model_name)
-    history = train(model, train_set, protocol)
+    history = train(model, train_set, protocol, device)
     metrics = {
         "run": name,
         "model": model_name,

@@ -10,6 +10,7 @@ from torch.utils.data import TensorDataset
 
 from eqcourse.checks import check_angle
 from eqcourse.data import rotate_by_angle
+from eqcourse.train import predict
 
 # --- the rotation explorer (helper A2) -------------------------------------------------------
 
@@ -29,23 +30,26 @@ def _check_explore_args(models, dataset, index) -> None:
         raise ValueError(f"index must be an integer in 0..{len(dataset) - 1} (a digit of dataset); got {index!r}.")
 
 
-@torch.no_grad()
-def explore(models: dict[str, torch.nn.Module], dataset: TensorDataset, index: int, degrees: float) -> dict:
+def explore(
+    models: dict[str, torch.nn.Module],
+    dataset: TensorDataset,
+    index: int,
+    degrees: float,
+    device: str | torch.device | None = None,
+) -> dict:
     """Rotate digit ``index`` of ``dataset`` by ``degrees`` and ask every model about it.
 
     Returns ``{"index", "label", "degrees", "image" (H, W), "models": {name: {"predicted": int,
-    "probabilities": list of floats}}}``; the probabilities are the softmax of the logits.
+    "probabilities": list of floats}}}``; the probabilities are the softmax of the logits. Each
+    model runs on ``device`` (default: its own) in eval mode, and is left in the mode it was in.
     """
     _check_explore_args(models, dataset, index)
     check_angle(degrees)
     image, label = dataset[index]
-    x = rotate_by_angle(image.unsqueeze(0).float(), float(degrees))
+    x = rotate_by_angle(image.unsqueeze(0).float().cpu(), float(degrees))
     result = {"index": index, "label": int(label), "degrees": float(degrees), "image": x[0, 0], "models": {}}
     for name, model in models.items():
-        was_training = model.training
-        model.eval()
-        probabilities = torch.softmax(model(x), dim=1)[0]
-        model.train(was_training)
+        probabilities = torch.softmax(predict(model, x, device=device), dim=1)[0]
         result["models"][name] = {
             "predicted": int(probabilities.argmax()),
             "probabilities": [float(p) for p in probabilities],
@@ -88,8 +92,15 @@ def _bars_html(result: dict) -> str:
     return header + f"<div style='display:flex'>{''.join(blocks)}</div>"
 
 
-def rotation_explorer(models: dict[str, torch.nn.Module], dataset: TensorDataset, index: int = 0):
+def rotation_explorer(
+    models: dict[str, torch.nn.Module],
+    dataset: TensorDataset,
+    index: int = 0,
+    device: str | torch.device | None = None,
+):
     """An ipywidgets explorer: pick a digit, rotate it with a slider, see every model's probabilities.
+
+    Every model runs on ``device`` (default: its own) and keeps its train/eval mode.
 
     Returns a ``VBox`` whose attributes ``index`` (BoundedIntText), ``angle`` (IntSlider, degrees),
     ``image`` (Image of the rotated digit), ``bars`` (HTML) and ``result`` (the latest
@@ -107,7 +118,7 @@ def rotation_explorer(models: dict[str, torch.nn.Module], dataset: TensorDataset
     box = widgets.VBox([widgets.HBox([index_box, angle]), widgets.HBox([image, bars])])
 
     def update(_change=None) -> None:
-        result = explore(models, dataset, int(index_box.value), float(angle.value))
+        result = explore(models, dataset, int(index_box.value), float(angle.value), device)
         image.value = _png(result["image"])
         bars.value = _bars_html(result)
         box.result = result

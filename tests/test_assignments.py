@@ -2,13 +2,18 @@
 
 One session fixture builds a separate nbgrader course per notebook in a temporary folder (with the
 same nbgrader_config.py and scripts/assignments.py that `make assignments` uses), then per notebook:
-`generate_assignment`, three submissions (`correct`: the release with every solution cell taken
-from the source; `zero`: the untouched release; `wrong`: `correct` with the first exercise's
-solution body replaced by `return None`), one `nbgrader autograde` over the three, and
-`nbgrader validate` on the source. That is four kernel runs per notebook (under EQCOURSE_FAST=1),
-two notebooks at a time. The autograded `zero` notebook is the student release executed top to
-bottom by nbgrader's nbclient-based executor, so it also shows which student cells run and which
-raise NotImplementedError, without a fifth run.
+`generate_assignment`, the submissions below, one `nbgrader autograde` over all of them, and
+`nbgrader validate` on the source, two notebooks at a time (under EQCOURSE_FAST=1).
+
+Submissions: `correct` (the release with every solution cell taken from the source), `zero` (the
+untouched release; autograded, it is the student release executed top to bottom, so it also shows
+which student cells run and which raise NotImplementedError), and the catalogue of wrong answers
+in `tests/wrong_answers/nbNN.py` (`WRONG`: exercise number -> [(label, solution cell source)]),
+batched (see `wrong_submissions`): the first wrong answers in two submissions by parity of the
+exercise's position, next to correct answers (checks "zero on the wrong ones" and "full marks on
+the others"), then one submission per further round with a wrong answer in every exercise. A
+notebook with at most R wrong answers per exercise costs R + 3 kernel runs. A notebook without a
+catalogue gets one `wrong` submission (the first exercise's body replaced by `return None`).
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ NOTEBOOKS = assignments.course_notebooks()
 IDS = list(NOTEBOOKS)
 # Two kernels run at once on two cores: one thread each, or OpenMP's threads wait on each other.
 ENV = {"EQCOURSE_FAST": "1", "EQCOURSE_PROGRESS": "0", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
-STUDENTS = ("correct", "zero", "wrong")
+STUDENTS = ("correct", "zero")  # always; plus the wrong-answer submissions of each notebook
+WRONG_DIR = REPO / "tests" / "wrong_answers"
 WORKERS = 2  # the test machine has 2 cores; nbgrader runs one kernel at a time per call
 
 # nbgrader's delimiters: a line containing this text, in *any* cell, is a marker (our notebooks write
@@ -45,6 +51,7 @@ SOLUTION = (ClearSolutions.begin_solution_delimeter.default_value, ClearSolution
 HIDDEN = (ClearHiddenTests.begin_test_delimeter.default_value, ClearHiddenTests.end_test_delimeter.default_value)
 SOLUTION_ID = re.compile(r"^nb(\d\d)_ex(\d+)_solution$")
 TESTS_ID = re.compile(r"^nb(\d\d)_ex(\d+)_tests$")
+WRITTEN_ID = re.compile(r"^nb(\d\d)_w(\d+)$")  # manually graded written answers
 
 
 # ---------------------------------------------------------------- reading the source format
@@ -171,6 +178,17 @@ def format_problems(nb, number: str) -> list[str]:
                         f"{'test' if k in solution_ks else 'solution'} cell (grade_ids {prefix}ex{k}_solution/_tests)")
     if len(found) < 3:
         problems.append(f"{len(found)} graded exercises, at least 3 expected")
+    written = [i for i, c in enumerate(cells) if WRITTEN_ID.match(nbg(c).get("grade_id", ""))]
+    if not written:
+        problems.append(f"no written answer (a markdown cell with grade_id {prefix}w1)")
+    for i in written:
+        meta = nbg(cells[i])
+        if cells[i].cell_type != "markdown" or not meta.get("solution") or not meta.get("grade") \
+                or meta.get("locked") or not meta.get("points", 0) > 0:
+            problems.append(f"{where(i)}: a written answer is an unlocked markdown cell with solution=true, "
+                            f"grade=true and points > 0; has {meta}")
+        if SOLUTION[0] not in cells[i].source:
+            problems.append(f"{where(i)}: no model answer between the solution markers")
     heading = next((i for i, c in enumerate(cells)
                     if c.cell_type == "markdown" and re.search(r"^##\s+Exercises\s*$", c.source, re.M)), None)
     if heading is None:
@@ -231,6 +249,40 @@ def format_problems(nb, number: str) -> list[str]:
 
 # ---------------------------------------------------------------- building and grading
 
+def catalogue(aid: str) -> dict[int, list[tuple[str, str]]] | None:
+    """The catalogued wrong answers of notebook `aid` (tests/wrong_answers/nbNN.py), or None."""
+    path = WRONG_DIR / f"nb{aid[:2]}.py"
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location(f"wrong_answers_nb{aid[:2]}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.WRONG
+
+
+def wrong_submissions(wrong: dict[int, list[tuple[str, str]]],
+                      numbers: list[int]) -> dict[str, dict[int, tuple[str, str]]]:
+    """Student id -> {exercise: (label, source)}.
+
+    Round 0 is split by parity: `wrong0p0` puts wrong answer 0 into the exercises at even positions
+    and `wrong0p1` into those at odd positions, the source's answers elsewhere, so each exercise's
+    first wrong answer is graded next to correct neighbours (a wrong answer must not cost another
+    exercise points). Every later round r is one submission `wrong<r>` with wrong answer r in every
+    exercise that has one (and the source's answer in the others): one kernel run per round.
+    """
+    rounds = max((len(v) for v in wrong.values()), default=0)
+    result = {}
+    for q in (0, 1):
+        chosen = {k: wrong[k][0] for i, k in enumerate(numbers) if i % 2 == q and wrong.get(k)}
+        if chosen:
+            result[f"wrong0p{q}"] = chosen
+    for r in range(1, rounds):
+        chosen = {k: wrong[k][r] for k in numbers if r < len(wrong.get(k, []))}
+        if chosen:
+            result[f"wrong{r}"] = chosen
+    return result
+
+
 @dataclass
 class Graded:
     """One notebook's nbgrader course, after generate/autograde/validate."""
@@ -238,6 +290,7 @@ class Graded:
     root: Path
     source: Path
     wrong_exercise: int = 0
+    wrong: dict[str, dict[int, tuple[str, str]]] = field(default_factory=dict)  # student -> exercise -> answer
     scores: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)  # student -> id -> (s, max)
     validate_output: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
@@ -261,17 +314,22 @@ def make_submissions(g: Graded) -> None:
     release = nbformat.read(g.release, as_version=4)
     solutions = {nbg(c)["grade_id"]: c.source for c in source.cells if nbg(c).get("solution")}
     found = exercises(source)
-    g.wrong_exercise = min(found)
-    wrong_id = nbg(source.cells[found[g.wrong_exercise].solution])["grade_id"]
-    for student in STUDENTS:
+    wrong = catalogue(g.assignment_id)
+    if wrong is None:
+        g.wrong_exercise = min(found)
+        first = solutions[nbg(source.cells[found[g.wrong_exercise].solution])["grade_id"]]
+        g.wrong = {"wrong": {g.wrong_exercise: ("return None", wrong_answer(first))}}
+    else:
+        g.wrong = wrong_submissions(wrong, sorted(found))
+    for student in [*STUDENTS, *g.wrong]:
+        replaced = {f"nb{g.assignment_id[:2]}_ex{k}_solution": src for k, (_, src) in g.wrong.get(student, {}).items()}
         nb = nbformat.from_dict(json.loads(json.dumps(release)))
         if student != "zero":
             for cell in nb.cells:
                 gid = nbg(cell).get("grade_id")
                 if gid in solutions:
-                    cell.source = solutions[gid]  # what a student who found the right answer would write
-                    if student == "wrong" and gid == wrong_id:
-                        cell.source = wrong_answer(cell.source)
+                    # what a student who found the right answer would write, or a catalogued wrong answer
+                    cell.source = replaced.get(gid, solutions[gid])
         folder = g.root / "submitted" / student / g.assignment_id
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, folder / f"{g.assignment_id}.ipynb")
@@ -295,9 +353,11 @@ def read_scores(g: Graded) -> None:
     from nbgrader.api import Gradebook
 
     with Gradebook(g.db_url, assignments.COURSE_ID) as gb:
-        for student in STUDENTS:
+        for student in [*STUDENTS, *g.wrong]:
             notebook = gb.find_submission_notebook(g.assignment_id, g.assignment_id, student)
-            g.scores[student] = {grade.name: (float(grade.score), float(grade.max_score)) for grade in notebook.grades}
+            # the autograded test cells only: written answers wait for the teacher (their score is None)
+            g.scores[student] = {grade.name: (float(grade.score), float(grade.max_score))
+                                 for grade in notebook.grades if TESTS_ID.match(grade.name)}
 
 
 def build_and_grade(g: Graded) -> Graded:
@@ -309,7 +369,7 @@ def build_and_grade(g: Graded) -> Graded:
         g.seconds["generate"] = time.perf_counter() - t
         t = time.perf_counter()
         assignments.nbgrader(["autograde", g.assignment_id, "--force"], g.root, g.db_url, env=ENV)
-        g.seconds["autograde x3"] = time.perf_counter() - t
+        g.seconds[f"autograde x{2 + len(g.wrong)}"] = time.perf_counter() - t
         read_scores(g)
     except Exception as err:  # reported by every test of this notebook
         g.error = f"{type(err).__name__}: {err}"
@@ -326,7 +386,7 @@ def validate_source(g: Graded) -> Graded:
 
 @pytest.fixture(scope="session")
 def graded(tmp_path_factory) -> dict[str, Graded]:
-    """Every notebook generated, autograded three times and validated, two notebooks at a time."""
+    """Every notebook generated, autograded (correct, zero, wrong answers) and validated, two at a time."""
     base = tmp_path_factory.mktemp("course")
     result = {}
     for aid, path in NOTEBOOKS.items():
@@ -346,7 +406,7 @@ def graded(tmp_path_factory) -> dict[str, Graded]:
     print(f"\nassignments: generate+autograde+validate of {len(result)} notebook(s) took {total:.0f} s")
     for g in result.values():
         times = ", ".join(f"{k} {v:.0f} s" for k, v in g.seconds.items())
-        points = {s: sum(v[0] for v in g.scores.get(s, {}).values()) for s in STUDENTS}
+        points = {s: sum(v[0] for v in g.scores.get(s, {}).values()) for s in [*STUDENTS, *g.wrong]}
         print(f"  {g.assignment_id}: {times}; points {points} of "
               f"{sum(v[1] for v in g.scores.get('correct', {}).values())}")
     return result
@@ -464,17 +524,58 @@ def test_autograde_untouched_release_scores_zero(aid, graded):
 
 
 @pytest.mark.parametrize("aid", IDS)
-def test_autograde_one_wrong_answer_loses_exactly_its_points(aid, graded):
+def test_wrong_answer_catalogue_covers_every_exercise(aid):
+    """At least three catalogued wrong answers per exercise, each a full solution cell that differs
+    from the source's and keeps the function names the tests call."""
+    wrong = catalogue(aid)
+    if wrong is None:
+        pytest.skip(f"no tests/wrong_answers/nb{aid[:2]}.py yet")
+    source = nbformat.read(NOTEBOOKS[aid], as_version=4)
+    found = exercises(source)
+    problems = [f"exercise {k} is catalogued but not in the notebook" for k in sorted(set(wrong) - set(found))]
+    for k, ex in found.items():
+        answers = wrong.get(k, [])
+        if len(answers) < 3:
+            problems.append(f"exercise {k}: {len(answers)} wrong answers catalogued, at least 3 expected")
+        solution = source.cells[ex.solution].source
+        needed = names_defined(ast.parse(python_source(stub_source(solution))))
+        labels = [label for label, _ in answers]
+        if len(set(labels)) != len(labels):
+            problems.append(f"exercise {k}: duplicate labels {labels}")
+        for label, src in answers:
+            if src.strip() == solution.strip():
+                problems.append(f"exercise {k} {label!r}: identical to the source's answer")
+            try:
+                missing = needed - names_defined(ast.parse(python_source(src)))
+            except SyntaxError as err:
+                problems.append(f"exercise {k} {label!r}: does not parse: {err}")
+                continue
+            if missing:
+                problems.append(f"exercise {k} {label!r}: does not define {sorted(missing)}")
+            if SOLUTION[0] in src or HIDDEN[0] in src:
+                problems.append(f"exercise {k} {label!r}: contains an nbgrader marker")
+    assert not problems, f"tests/wrong_answers/nb{aid[:2]}.py:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_autograde_wrong_answers_score_zero_and_leave_the_rest(aid, graded):
+    """Every wrong answer (catalogued, or `return None` without a catalogue) scores zero on its exercise,
+    and the exercises answered correctly in the same submission keep full marks."""
     g = ready(graded, aid)
-    wrong = f"nb{aid[:2]}_ex{g.wrong_exercise}_tests"
-    scores = g.scores["wrong"]
-    assert scores[wrong][0] == 0, f"a wrong answer to exercise {g.wrong_exercise} still earns {scores[wrong]}"
-    others = {k: v for k, v in scores.items() if k != wrong and v[0] != v[1]}
-    assert not others, (f"answering only exercise {g.wrong_exercise} wrongly also costs points in {others}: "
-                        "an exercise's tests depend on another exercise's answer")
-    total = sum(v[0] for v in scores.values())
-    full = sum(v[0] for v in g.scores["correct"].values())
-    assert total == full - scores[wrong][1]
+    assert g.wrong, "no wrong-answer submission was graded"
+    problems = []
+    for student, answers in g.wrong.items():
+        scores = g.scores[student]
+        for k, (label, _) in answers.items():
+            got = scores[f"nb{aid[:2]}_ex{k}_tests"]
+            if got[0] != 0:
+                problems.append(f"{student}: exercise {k} wrong answer {label!r} still earns {got[0]:g} of {got[1]:g}")
+        others = {name: v for name, v in scores.items()
+                  if int(TESTS_ID.match(name).group(2)) not in answers and v[0] != v[1]}
+        if others:
+            problems.append(f"{student}: exercises answered correctly lose points {others} next to the wrong "
+                            f"answers to {sorted(answers)}: an exercise's tests depend on another's answer")
+    assert not problems, "\n  ".join(["autograding the wrong answers:", *problems])
 
 
 @pytest.mark.parametrize("aid", IDS)

@@ -73,3 +73,48 @@ def test_rotated_split_and_angles_agree_with_rot90():
         near - torch.rot90(x, 3, dims=(-2, -1))
     ).abs().mean()
     assert (rotate_by_angle(x, 1.0) - x).abs().mean() < 0.05
+
+
+# --- issue 13: data a caller cannot corrupt, IDX files checked before they are read ----------
+
+
+def test_load_mnist_hands_out_tensors_the_caller_owns():
+    first = load_mnist("test")
+    labels, images = first.tensors[1].clone(), first.tensors[0].clone()
+    first.tensors[1][:5] = 0
+    first.tensors[0][:5] = 0.5
+    again = load_mnist("test")
+    assert torch.equal(again.tensors[1], labels) and torch.equal(again.tensors[0], images)
+    small = load_mnist("test", 10, seed=1)
+    small.tensors[1][:] = 0
+    assert not torch.equal(load_mnist("test", 10, seed=1).tensors[1], small.tensors[1])
+
+
+def _idx_file(path, payload: bytes) -> None:
+    path.write_bytes(gzip.compress(payload))
+
+
+def test_read_idx_refuses_a_file_it_has_no_checksum_for(tmp_path):
+    path = tmp_path / "my-labels-idx1-ubyte.gz"
+    _idx_file(path, bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 1, 2]))
+    with pytest.raises(MNISTDataError, match=r"no checksum for my-labels-idx1-ubyte.gz.*verify=False"):
+        read_idx(path)
+    assert read_idx(path, verify=False).tolist() == [7, 1, 2]
+
+
+@pytest.mark.parametrize(
+    "payload, match",
+    [
+        (bytes([1, 2, 8, 1, 0, 0, 0, 1, 5]), r"magic number.*00 00 08"),  # not an IDX file
+        (bytes([0, 0, 13, 1, 0, 0, 0, 1, 5]), r"magic number.*00 00 08"),  # floats, not unsigned bytes
+        (bytes([0, 0, 8, 0]), r"1 to 4 dimensions"),
+        (bytes([0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3]), r"header promises 4 values.*3"),
+        (bytes([0, 0]), r"too short"),
+    ],
+    ids=["magic", "dtype", "ndim", "size", "short"],
+)
+def test_read_idx_checks_the_magic_number_and_the_header(tmp_path, payload, match):
+    path = tmp_path / "odd-idx1-ubyte.gz"
+    _idx_file(path, payload)
+    with pytest.raises(MNISTDataError, match=match):
+        read_idx(path, verify=False)

@@ -82,6 +82,7 @@ def test_unknown_model_lists_the_known_ones():
         ((4, 6), "three or four positive integers"),
         ((4, 0, 9, 24), r"channels\[1\]"),
         ((4, 6, 9.5, 24), r"channels\[2\]"),
+        (None, r"GroupCNN needs channels"),
     ],
 )
 def test_group_cnn_channels_are_checked(channels, match):

@@ -129,7 +129,103 @@ def test_augmentations_rotate_each_digit():
 
 def test_package_level_api_and_thread_cap():
     import eqcourse
-    from eqcourse.train import available_cpus
+    from eqcourse.train import available_cpus, configure_threads
 
     assert eqcourse.load_pretrained is load_pretrained
-    assert 1 <= torch.get_num_threads() <= available_cpus()
+    assert 1 <= configure_threads() <= available_cpus()
+
+
+def test_importing_eqcourse_leaves_the_thread_count_alone():
+    code = (
+        "import torch; torch.set_num_threads(7); "
+        "import eqcourse, eqcourse.train, eqcourse.widgets, eqcourse.cost, eqcourse.analysis; "
+        "assert torch.get_num_threads() == 7, torch.get_num_threads()"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def _mixed_mode_model():
+    model = build_model("p4_cnn").train()
+    model.bn1.eval()  # a student's choice: this batch norm frozen, the rest training
+    return model
+
+
+def _modes(model):
+    return [m.training for m in model.modules()]
+
+
+def test_evaluation_helpers_restore_every_modules_mode():
+    from eqcourse.train import accuracy, accuracy_by_angle, predict
+    from eqcourse.widgets import explore
+
+    data = subset(load_mnist("test"), 32)
+    model = _mixed_mode_model()
+    modes = _modes(model)
+    predict(model, data.tensors[0])
+    assert _modes(model) == modes
+    accuracy(model, data, 45.0)
+    accuracy_by_rotation(model, data)
+    accuracy_by_angle(model, data, angles=[0, 30])
+    explore({"p4": model}, data, 0, 30.0)
+    assert _modes(model) == modes
+    assert all(getattr(m, "_frozen", None) is None for m in model.modules())  # banks let go
+
+
+def test_predict_inside_a_training_loop_keeps_batch_norm_training():
+    from eqcourse.train import predict
+
+    data = subset(load_mnist("test"), 64)
+    model = build_model("p4_cnn").train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    before = model.bn1.running_mean.clone()
+    x, y = data.tensors
+    for _ in range(2):
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        predict(model, x[:8])
+    assert model.training and not torch.equal(model.bn1.running_mean, before)
+
+
+def test_predict_takes_a_device_and_returns_on_the_inputs_device():
+    from eqcourse.train import predict
+
+    model = build_model("simple_cnn").eval()
+    x = torch.rand(5, 1, 28, 28)
+    assert torch.equal(predict(model, x, device="cpu"), predict(model, x))
+    assert predict(model, x, device=torch.device("cpu")).device == x.device
+    with pytest.raises(ValueError, match="device must be"):
+        predict(model, x, device="not-a-device")
+    with pytest.raises(ValueError, match="batch_size"):
+        predict(model, x, batch_size=0)
+
+
+def test_rotation_grids_and_draws_are_made_on_the_inputs_device():
+    from eqcourse.data import rotate_by_angle
+    from eqcourse.train import augment_batch
+
+    x = torch.rand(4, 1, 28, 28, device="meta")  # a device with no data: any CPU tensor mixed in raises
+    assert rotate_by_angle(x, 30.0).device == x.device
+    assert rotate_by_angle(torch.rand(2, 1, 8, 8), 30.0, device="meta").device.type == "meta"
+    with pytest.raises(ValueError, match="how must be one of"):
+        augment_batch(torch.rand(2, 1, 8, 8), "flip", torch.Generator())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_everything_runs_on_cuda():
+    from eqcourse.cost import macs_per_image, step_times
+    from eqcourse.train import accuracy, predict, train
+
+    data = subset(load_mnist("test"), 256)
+    model = build_model("p4_cnn")
+    history = train(model, data, Protocol(epochs=1, augment="angle"), device="cuda")
+    assert next(model.parameters()).is_cuda and len(history.losses) == 1
+    cpu_model = load_pretrained("p4_cnn")
+    logits = predict(cpu_model, data.tensors[0], device="cuda")
+    assert logits.device.type == "cpu" and next(cpu_model.parameters()).device.type == "cpu"
+    assert torch.allclose(logits, predict(cpu_model, data.tensors[0]), atol=1e-4)
+    assert accuracy(model, data, 30.0) >= 0
+    assert macs_per_image(model) == 836_304
+    assert step_times({"simple_cnn": build_model("simple_cnn").cuda()}, batch=4, steps=2, warmup=1)
