@@ -174,6 +174,11 @@ def _evaluate_rotmnist(args: argparse.Namespace) -> None:
 
     configure_threads()
     names, fast = _rot_runs(args.runs), args.fast or fast_mode()
+    if not args.runs:  # by default, every run that has a checkpoint (rot_c16_cnn may not ship)
+        missing = [n for n in names if not (Path(args.checkpoints) / f"{n}.pt").exists()]
+        names = [n for n in names if n not in missing]
+        if missing:
+            print(f"no checkpoint for {', '.join(missing)} in {args.checkpoints}; skipped")
     results = {
         name: rotruns.evaluate_run(Path(args.checkpoints) / f"{name}.pt", fast=fast, angle_digits=args.angle_digits)
         for name in names

@@ -478,4 +478,5 @@ def evaluate_run(path: str | Path, fast: bool = False, angle_digits: int | None 
     if fast:
         test_set = _subset(test_set, FAST["test"])
         angle_digits = angle_digits or FAST["angle_digits"]
-    return {**metrics, **measure(model, test_set, upright_test_digits(angle_digits or ANGLE_DIGITS))}
+    measured = measure(model, test_set, upright_test_digits(angle_digits or ANGLE_DIGITS))
+    return {**metrics, **measured, "mode": "fast" if fast else metrics.get("mode", "full")}
