@@ -4,6 +4,10 @@
 * ``EqCNN``: the source's four-copy network (7,834 parameters, not "the same" as SimpleCNN).
 * ``MatchedEqCNN``: SimpleCNN's own layers run on the four copies (13,978 parameters).
 * ``P4CNN`` / ``P4MCNN``: lifting + group convolutions for C4 / D4 (within 13,978 parameters).
+* The ablation (``benchmarks/ablation.py``): ``EqCNNBN`` (EqCNN with batch norm) and
+  ``IdentityP4CNN`` (P4CNN with its group kernels zero off the identity slice: copies that never
+  talk to each other); ``SmallP4CNN`` (full group kernels, fewer parameters than that).
+  ``LiftedEqCNN`` is EqCNN's own weights written as such a G-CNN.
 
 All take MNIST batches ``(B, 1, 28, 28)`` in [0, 1] and return logits ``(B, 10)``.
 """
@@ -17,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eqcourse.checks import check_images, check_positive_int
+from eqcourse.checks import check_group_map, check_images, check_positive_int
 from eqcourse.groups import C4, D4, Group
-from eqcourse.nn import GroupBatchNorm, GroupConv2d, InvariantHead, LiftingConv2d, SpatialMaxPool
+from eqcourse.nn import GroupBatchNorm, GroupConv2d, InvariantHead, LiftingConv2d, SpatialMaxPool, group_bank
 
 __all__ = [
     "SimpleCNN",
@@ -31,6 +35,12 @@ __all__ = [
     "CNCNN",
     "matched_channels",
     "KERNELS",
+    "IdentityGroupConv2d",
+    "EqCNNBN",
+    "IdentityP4CNN",
+    "SmallP4CNN",
+    "CopyFramePool",
+    "LiftedEqCNN",
     "MODELS",
     "build_model",
     "count_parameters",
@@ -91,15 +101,19 @@ class EqCNN(nn.Module):
         """``(B, 1, 28, 28)`` -> the four copies' features ``(B, 16, 4)``."""
         stack = C4.orbit(x)  # (B, 1, 4, 28, 28): x, r·x, r²·x, r³·x
         if not self.fold_copies:
-            y = self.max_1(F.silu(self.cl1(stack)))
-            y = self.max_2(F.silu(self.cl2(y)))
-            return F.silu(self.cl3(y)).flatten(2)
+            y = self.max_1(F.silu(self.norm(0, self.cl1(stack))))
+            y = self.max_2(F.silu(self.norm(1, self.cl2(y))))
+            return F.silu(self.norm(2, self.cl3(y))).flatten(2)
         b = len(x)
         y = stack.transpose(1, 2).flatten(0, 1)  # (4B, 1, 28, 28)
-        y = F.max_pool2d(F.silu(F.conv2d(y, self.cl1.weight[:, :, 0], self.cl1.bias)), 2)
-        y = F.max_pool2d(F.silu(F.conv2d(y, self.cl2.weight[:, :, 0], self.cl2.bias)), 2)
-        y = F.silu(F.conv2d(y, self.cl3.weight[:, :, 0], self.cl3.bias))  # (4B, 16, 1, 1)
+        y = F.max_pool2d(F.silu(self.norm(0, F.conv2d(y, self.cl1.weight[:, :, 0], self.cl1.bias))), 2)
+        y = F.max_pool2d(F.silu(self.norm(1, F.conv2d(y, self.cl2.weight[:, :, 0], self.cl2.bias))), 2)
+        y = F.silu(self.norm(2, F.conv2d(y, self.cl3.weight[:, :, 0], self.cl3.bias)))  # (4B, 16, 1, 1)
         return y.reshape(b, 4, -1).transpose(1, 2)
+
+    def norm(self, layer: int, y: torch.Tensor) -> torch.Tensor:
+        """What follows convolution ``layer`` before the SiLU: nothing in the source's EqCNN."""
+        return y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_images(x, channels=1, size=28)
@@ -189,12 +203,153 @@ class P4MCNN(GroupCNN):
         super().__init__(D4)
 
 
+class EqCNNBN(EqCNN):
+    """EqCNN with batch norm after each convolution: one mean and scale per channel, shared by the
+    four copies (and the batch and space), as in ``GroupBatchNorm``. 7,914 parameters."""
+
+    def __init__(self, fold_copies: bool = True) -> None:
+        super().__init__(fold_copies)
+        self.bns = nn.ModuleList(nn.BatchNorm2d(c) for c in (8, 16, 16))
+
+    def norm(self, layer: int, y: torch.Tensor) -> torch.Tensor:
+        if y.dim() == 4:  # copies folded into the batch: (4B, C, H, W)
+            return self.bns[layer](y)
+        b, c, n, h, w = y.shape  # (B, C, 4, H, W): the copies stacked along the height
+        return self.bns[layer](y.reshape(b, c, n * h, w)).reshape(b, c, n, h, w)
+
+
+class IdentityGroupConv2d(GroupConv2d):
+    """A group convolution whose kernel is zero off the identity slice: ``w[h] = 0`` for ``h ≠ e``.
+
+    Its bank ``[g, h] = g·w[g⁻¹h]`` is then block-diagonal: output element g reads input element g
+    only, with the kernel transformed by g. The group elements never mix: in the copy frame this is
+    one plain convolution applied to every copy (EqCNN). Only the identity slice is a parameter
+    ``(C_out, C_in, k, k)``, initialised like ``GroupConv2d``'s (the same bound).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        padding: int = 0,
+        bias: bool = True,
+        group: Group = C4,
+    ):
+        super().__init__(in_channels, out_channels, kernel_size, padding, bias, group)
+        self.weight = nn.Parameter(self.weight.detach()[:, :, group.identity].clone())
+
+    def full_weight(self) -> torch.Tensor:
+        """The group kernel ``(C_out, C_in, G, k, k)``: the identity slice, zeros elsewhere."""
+        c_out, c_in, k, _ = self.weight.shape
+        full = self.weight.new_zeros(c_out, c_in, self.group.order, k, k)
+        full[:, :, self.group.identity] = self.weight
+        return full
+
+    def build_bank(self) -> torch.Tensor:
+        return group_bank(self.full_weight(), self.group)
+
+
+class IdentityP4CNN(GroupCNN):
+    """P4CNN with every group convolution identity-only (``IdentityGroupConv2d``): the same lift,
+    widths, batch norm, 1x1 layer and head, but the four rotated copies never talk to each other."""
+
+    CHANNELS = P4CNN.CHANNELS
+
+    def __init__(self) -> None:
+        super().__init__(C4)
+        for name in ("gconv1", "gconv2", "gconv3"):
+            layer = getattr(self, name)
+            k = layer.weight.shape[-1]
+            setattr(self, name, IdentityGroupConv2d(layer.in_channels, layer.out_channels, k, layer.padding, group=C4))
+
+
+class SmallP4CNN(GroupCNN):
+    """P4CNN with its widths halved (rounded down): full group kernels with fewer parameters than
+    ``IdentityP4CNN`` has, so that the ablation can compare the two at (about) equal parameters."""
+
+    CHANNELS = (2, 3, 4, 12)
+
+    def __init__(self) -> None:
+        super().__init__(C4)
+
+
+class CopyFramePool(nn.Module):
+    """2x2 max pooling of each group entry in its own upright frame: ``r^g·pool(r^-g·f[g])``.
+
+    This is what pooling every copy of the copy frame (EqCNN) looks like in the lifted frame. It is
+    C4-equivariant at every size, odd ones included, and equals ``SpatialMaxPool`` on even sizes.
+    """
+
+    def __init__(self, kernel_size: int = 2, group: Group = C4):
+        super().__init__()
+        if group is not C4:
+            raise ValueError(f"CopyFramePool is written for C4; got {group!r}.")
+        self.kernel_size = check_positive_int(kernel_size, "kernel_size")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_group_map(x, 4, name="input to CopyFramePool")
+        entries = [
+            C4.transform(g, F.max_pool2d(C4.transform(C4.inverse(g), x[:, :, g]), self.kernel_size)) for g in range(4)
+        ]
+        return torch.stack(entries, dim=2)
+
+
+class LiftedEqCNN(nn.Module):
+    """EqCNN's layers in the lifted frame: a lifting convolution, two identity-only group
+    convolutions, 2x2 max pools and the invariant head; ``from_eqcnn`` copies an EqCNN's weights.
+
+    The pooled sizes are 26 -> 13 and 11 -> 5. With ``copy_frame_pool=True`` each group entry is
+    pooled in its own frame (``CopyFramePool``) and the model computes EqCNN's logits; with
+    ``False`` it uses ``SpatialMaxPool``, which does not commute with rotation on the odd size 11.
+    """
+
+    group: Group = C4
+
+    def __init__(self, copy_frame_pool: bool = True) -> None:
+        super().__init__()
+        self.lift = LiftingConv2d(1, 8, 3, group=C4)
+        self.gconv1 = IdentityGroupConv2d(8, 16, 3, group=C4)
+        self.gconv2 = IdentityGroupConv2d(16, 16, 5, group=C4)
+        self.pool = CopyFramePool(2) if copy_frame_pool else SpatialMaxPool(2)
+        self.head = InvariantHead(16, 10)
+
+    @classmethod
+    def from_eqcnn(cls, eqcnn: EqCNN, copy_frame_pool: bool = True) -> LiftedEqCNN:
+        """The same weights: EqCNN's (1, k, k) Conv3d kernels are the identity slices."""
+        if type(eqcnn) is not EqCNN:
+            raise TypeError(
+                f"from_eqcnn expects an EqCNN (the source's, without batch norm); got {type(eqcnn).__name__}."
+            )
+        model = cls(copy_frame_pool)
+        with torch.no_grad():
+            for conv, layer in ((eqcnn.cl1, model.lift), (eqcnn.cl2, model.gconv1), (eqcnn.cl3, model.gconv2)):
+                layer.weight.copy_(conv.weight[:, :, 0])
+                layer.bias.copy_(conv.bias)
+            model.head.linear.load_state_dict(eqcnn.dense.state_dict())
+        return model.eval()
+
+    def layer_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The group feature maps after each convolution + SiLU (before its pool), ``(B, C, 4, H, W)``."""
+        check_images(x, channels=1, size=28)
+        a = F.silu(self.lift(x))
+        b = F.silu(self.gconv1(self.pool(a)))
+        c = F.silu(self.gconv2(self.pool(b)))
+        return [a, b, c]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.layer_outputs(x)[-1])
+
+
 MODELS: dict[str, Callable[[], nn.Module]] = {
     "simple_cnn": SimpleCNN,
     "eq_cnn": EqCNN,
     "matched_eq_cnn": MatchedEqCNN,
     "p4_cnn": P4CNN,
     "p4m_cnn": P4MCNN,
+    "eq_cnn_bn": EqCNNBN,
+    "p4_cnn_identity": IdentityP4CNN,
+    "p4_cnn_small": SmallP4CNN,
 }
 
 

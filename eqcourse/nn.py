@@ -80,8 +80,10 @@ class _BankConv(nn.Module):
             check_positive_int(value, name)
         if kernel_size % 2 == 0:
             raise ValueError(
-                f"kernel_size must be odd so that the kernel has a centre pixel and rotating it "
-                f"commutes with the convolution; got {kernel_size}."
+                f"kernel_size must be odd; got {kernel_size}. An even kernel has no centre pixel: its "
+                "output grid sits half a pixel off the input's, and a map can keep its size only with "
+                "lopsided padding, which no longer commutes with rotation (notebook 05, section on "
+                "what breaks equivariance). Use 3, 5 or 7."
             )
         self.in_channels, self.out_channels = in_channels, out_channels
         self.group = group

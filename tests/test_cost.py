@@ -57,6 +57,10 @@ BEFORE = {
     "c16_cnn": 1_095_996,
     "c8_cnn_pixel": 841_272,
     "c16_cnn_pixel": 1_095_996,
+    # the ablation's variants (benchmarks/ablation.py), counted by the hook-based counter too
+    "eq_cnn_bn": 778_016,
+    "p4_cnn_identity": 836_304,  # it runs the full bank, zeros included
+    "p4_cnn_small": 236_088,
 }
 
 

@@ -77,5 +77,10 @@ WRONG = {
     return c_out * c_in * n * k * k + c_out''')),
         ("one bias per output map (channel and group element)", PARAMS.format(body='''\
     return c_out * c_in * n * len(SteerableBasis(k)) + c_out * n''')),
+        ("forbidden shortcut: build the layer and count", PARAMS.format(body='''\
+    return count_parameters(SteerableGroupConv2d(c_in, c_out, k, group=CyclicGroup(n)))''')),
+        ("forbidden shortcut: count the layer's tensors by hand", PARAMS.format(body='''\
+    layer = SteerableGroupConv2d(c_in, c_out, k, group=CyclicGroup(n))
+    return sum(p.numel() for p in layer.parameters())''')),
     ],
 }
