@@ -50,6 +50,7 @@ evaluate: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/train_step.py $(ARGS)
+	$(BIN)/python benchmarks/rot_step.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache release submitted autograded feedback source gradebook.db .nbgrader.log \

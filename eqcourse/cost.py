@@ -4,9 +4,11 @@
   a multiplication and an addition, i.e. 2 floating-point operations) for one 28x28 image,
   counted by PyTorch's ``torch.utils.flop_counter.FlopCounterMode`` from the operations the
   model really runs. A lifting or group convolution therefore counts the expanded kernel bank
-  ``(C_out * G, C_in * G, k, k)`` it convolves with; building the bank (rotations, rolls) costs
-  no MACs. Convolutions and matrix products are counted; batch norm, activations and pooling
-  are not (they cost a few operations per value, not per kernel tap).
+  ``(C_out * G, C_in * G, k, k)`` it convolves with; building the bank (rotations, rolls, or
+  combining a steerable basis) is not counted: the banks are built before counting
+  (``frozen_banks``), once per batch rather than per image. Convolutions and matrix products
+  are counted; batch norm, activations and pooling are not (they cost a few operations per
+  value, not per kernel tap).
 * ``step_times(models)``: median seconds of one training step (forward, backward, AdamW) and one
   eval step (eval mode, ``no_grad``, kernel banks frozen with ``eqcourse.nn.frozen_banks`` as
   for evaluating a trained model), measured round-robin in one run so that a noisy machine
@@ -44,8 +46,8 @@ def _count(model: nn.Module, image_size: int, channels: int, device: str | torch
     check_positive_int(image_size, "image_size")
     check_positive_int(channels, "channels")
     counter = FlopCounterMode(display=False)
-    with on_device(model, device) as device, evaluating(model), torch.no_grad():
-        x = torch.zeros(1, channels, image_size, image_size, device=device)
+    with on_device(model, device) as device, evaluating(model), torch.no_grad(), frozen_banks(model):
+        x = torch.zeros(1, channels, image_size, image_size, device=device)  # banks built before counting
         with counter:
             model(x)
     return {name: sum(ops.values()) // 2 for name, ops in counter.get_flop_counts().items()}

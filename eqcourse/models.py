@@ -15,6 +15,7 @@ All take MNIST batches ``(B, 1, 28, 28)`` in [0, 1] and return logits ``(B, 10)`
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +31,10 @@ __all__ = [
     "MatchedEqCNN",
     "P4CNN",
     "P4MCNN",
+    "AnyAngleCNN",
+    "CNCNN",
+    "matched_channels",
+    "KERNELS",
     "IdentityGroupConv2d",
     "EqCNNBN",
     "IdentityP4CNN",
@@ -353,3 +358,70 @@ def build_model(name: str) -> nn.Module:
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; known models: {', '.join(MODELS)}.")
     return MODELS[name]()
+
+
+# --- any angle: C_N and D_N networks (notebook 06) ---------------------------------------
+
+KERNELS = ("pixel", "steerable")
+
+
+class AnyAngleCNN(GroupCNN):
+    """GroupCNN for any group of rotations (C_N, D_N) with kernels that rotate in one of two ways.
+
+    ``AnyAngleCNN(group, channels=None, kernel="steerable")``: ``group`` e.g.
+    ``CyclicGroup(8)``; ``channels`` three or four counts (c1, c2, c3[, c4]) as in
+    :class:`GroupCNN` (default P4CNN's (4, 6, 9, 24)); ``kernel`` is
+
+    * ``"pixel"``: the kernels' pixels are rotated by the group's own action (``rot90`` for
+      quarter turns, bilinear interpolation otherwise): :class:`eqcourse.nn.LiftingConv2d`;
+    * ``"steerable"``: the kernels are combinations of a :class:`eqcourse.steerable.SteerableBasis`
+      and rotate exactly in it; only their sampling on the grid is approximate.
+
+    The 1x1 group convolution has nothing to rotate and is the same in both. The logits are
+    exactly invariant under the group's quarter turns only; at other angles the pixel grid allows
+    approximate invariance at best (measured in notebook 06 and :mod:`eqcourse.anyangle`).
+    """
+
+    CHANNELS = P4CNN.CHANNELS
+
+    def __init__(self, group: Group, channels: tuple[int, ...] | None = None, kernel: str = "steerable") -> None:
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {KERNELS}; got {kernel!r}.")
+        super().__init__(group, channels)
+        self.kernel = kernel
+        if kernel == "steerable":
+            from eqcourse.steerable import SteerableGroupConv2d, SteerableLiftingConv2d
+
+            self.lift = SteerableLiftingConv2d(1, self.lift.out_channels, 3, padding=1, group=group)
+            g1, g2 = self.gconv1, self.gconv2
+            self.gconv1 = SteerableGroupConv2d(g1.in_channels, g1.out_channels, 3, padding=1, group=group)
+            self.gconv2 = SteerableGroupConv2d(g2.in_channels, g2.out_channels, 7, group=group)
+
+
+def matched_channels(n: int) -> tuple[int, ...]:
+    """Channel counts for C_n with at least P4CNN's feature maps per layer: ``ceil(4 * c / n)``.
+
+    ``n * c`` maps per layer is what a layer convolves and stores, so C8 and C16 built this way
+    cost about what P4CNN costs per step, with fewer parameters (the finer group shares more).
+    """
+    check_positive_int(n, "n")
+    return tuple(max(1, -(-4 * c // n)) for c in P4CNN.CHANNELS)
+
+
+class CNCNN(AnyAngleCNN):
+    """``CNCNN(n, kernel="steerable")``: C_n with :func:`matched_channels` (C8: 2/3/5/12, C16: 1/2/3/6)."""
+
+    def __init__(self, n: int, kernel: str = "steerable") -> None:
+        from eqcourse.groups import CyclicGroup
+
+        super().__init__(CyclicGroup(n), matched_channels(n), kernel)
+
+
+MODELS.update(
+    {
+        "c8_cnn": partial(CNCNN, 8),
+        "c16_cnn": partial(CNCNN, 16),
+        "c8_cnn_pixel": partial(CNCNN, 8, kernel="pixel"),
+        "c16_cnn_pixel": partial(CNCNN, 16, kernel="pixel"),
+    }
+)

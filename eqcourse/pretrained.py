@@ -42,6 +42,11 @@ RUNS: dict[str, tuple[str, ...]] = {
     "p4m_cnn": ("p4m_cnn", "none"),
     "simple_cnn_aug90": ("simple_cnn", "rot90"),
     "simple_cnn_augangle": ("simple_cnn", "angle"),
+    # notebook 06: C8 and C16 trained upright, steerable (default) and pixel kernels
+    "c8_cnn": ("c8_cnn", "none"),
+    "c16_cnn": ("c16_cnn", "none"),
+    "c8_cnn_pixel": ("c8_cnn_pixel", "none"),
+    "c16_cnn_pixel": ("c16_cnn_pixel", "none"),
 }
 
 

@@ -53,6 +53,10 @@ BEFORE = {
     "matched_eq_cnn": 1_179_296,
     "p4_cnn": 836_304,
     "p4m_cnn": 1_622_896,
+    "c8_cnn": 841_272,  # steerable and pixel kernels: the same convolutions (the bank is built before counting)
+    "c16_cnn": 1_095_996,
+    "c8_cnn_pixel": 841_272,
+    "c16_cnn_pixel": 1_095_996,
     # the ablation's variants (benchmarks/ablation.py), counted by the hook-based counter too
     "eq_cnn_bn": 778_016,
     "p4_cnn_identity": 836_304,  # it runs the full bank, zeros included

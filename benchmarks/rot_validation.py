@@ -1,0 +1,102 @@
+"""How the rotated-MNIST runs were chosen: on the 2,000-digit validation split, never on the test set.
+
+    python benchmarks/rot_validation.py [--candidates NAME ...] [--seeds 0] [--out FILE.json]
+
+Every candidate is an ``eqcourse.rotruns.RotCNN`` (a group, seven channel counts) with a
+``RotProtocol`` (epochs, learning rate, augmentation). It trains on the rotated-MNIST "train"
+split (10,000 digits) and is scored on "val" (2,000 digits); the test split is never loaded.
+Every candidate run is written to ``--out`` (JSON: validation error, parameters, seconds per
+epoch, the full configuration) and skipped when the script runs again. One thread per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from eqcourse.models import count_parameters
+from eqcourse.rotmnist import load_rotated_mnist
+from eqcourse.rotruns import BUDGET, RotCNN, RotProtocol, cyclic_group, error_rate, train_rot
+from eqcourse.train import set_seed
+
+Z2_WIDE = (16, 20, 24, 24, 24, 24, 40)
+P4_WIDE = (8, 10, 12, 12, 12, 12, 32)
+P4_HEAD = (6, 10, 12, 12, 12, 12, 40)
+C8_WIDE = (6, 7, 8, 8, 8, 8, 32)
+
+#: name -> (group order or None, channels, protocol changes[, kernel])
+CANDIDATES: dict[str, tuple] = {
+    "z2 e15 aug": (None, Z2_WIDE, {"epochs": 15}),
+    "z2 e30 aug": (None, Z2_WIDE, {"epochs": 30}),
+    "z2 e15 noaug": (None, Z2_WIDE, {"epochs": 15, "augment": "none"}),
+    "z2 e30 aug lr1e-2": (None, Z2_WIDE, {"epochs": 30, "lr": 1e-2}),
+    "p4 e15 aug": (4, P4_WIDE, {"epochs": 15}),
+    "p4 e30 aug": (4, P4_WIDE, {"epochs": 30}),
+    "p4 e15 noaug": (4, P4_WIDE, {"epochs": 15, "augment": "none"}),
+    "p4 e15 aug lr1e-2": (4, P4_WIDE, {"epochs": 15, "lr": 1e-2}),
+    "p4head e15 aug": (4, P4_HEAD, {"epochs": 15}),
+    "c8 e15 aug": (8, C8_WIDE, {"epochs": 15}),
+    "c8 steerable e15 aug": (8, C8_WIDE, {"epochs": 15}, "steerable"),
+}
+
+
+def run_key(name: str, seed: int) -> str:
+    return f"{name} seed {seed}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--out", type=Path, default=Path("rot_validation.json"), help="JSON of every candidate run")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    fit, val = load_rotated_mnist("train"), load_rotated_mnist("val")
+    for name in args.candidates:
+        order, channels, changes, kernel = (*CANDIDATES[name], "pixel")[:4]
+        for seed in args.seeds:
+            key = run_key(name, seed)
+            done = json.loads(args.out.read_text()) if args.out.exists() else {}  # others may write it too
+            if key in done:
+                print(f"{key}: validation error {done[key]['val_error']:.2f} % (kept)", flush=True)
+                continue
+            group = None if order is None else cyclic_group(order)
+            set_seed(seed)
+            model = RotCNN(group, channels, kernel)
+            params = count_parameters(model)
+            if params > BUDGET:
+                print(f"{key}: {params:,} parameters, over the budget of {BUDGET:,}; skipped", flush=True)
+                continue
+            protocol = RotProtocol(**{**changes, "seed": seed})
+            start = time.perf_counter()
+            seconds = train_rot(model, fit, protocol, log=lambda line, key=key: print(f"  {key} {line}", flush=True))
+            record = {
+                "val_error": error_rate(model, val),
+                "group": None if group is None else group.name,
+                "channels": list(channels),
+                "kernel": kernel,
+                "parameters": params,
+                "protocol": protocol.__dict__,
+                "seconds_per_epoch": statistics.median(seconds),
+                "seconds": time.perf_counter() - start,
+            }
+            done = json.loads(args.out.read_text()) if args.out.exists() else {}
+            done[key] = record
+            args.out.write_text(json.dumps(done, indent=1) + "\n")
+            print(f"{key}: validation error {record['val_error']:.2f} % ({record['seconds']:.0f} s)", flush=True)
+    done = json.loads(args.out.read_text()) if args.out.exists() else {}
+    print(f"\n{'candidate':22s} {'params':>7s} {'s/epoch':>8s}  validation error (%) per seed")
+    for name in args.candidates:
+        rows = [done[run_key(name, s)] for s in args.seeds if run_key(name, s) in done]
+        if rows:
+            errs = " ".join(f"{r['val_error']:5.2f}" for r in rows)
+            print(f"{name:22s} {rows[0]['parameters']:7,d} {rows[0]['seconds_per_epoch']:8.1f}  {errs}")
+
+
+if __name__ == "__main__":
+    main()
