@@ -24,7 +24,6 @@ import contextlib
 import copy
 import statistics
 import time
-import warnings
 from collections.abc import Mapping
 
 import torch
@@ -83,12 +82,6 @@ def macs_per_image(model: nn.Module, device: str | torch.device | None = None) -
     convolutions count the expanded bank they really convolve with.
     """
     return _count(model, 28, 1, device).get("Global", 0)
-
-
-def flops_per_image(model: nn.Module) -> int:
-    """Deprecated: the old name of ``macs_per_image`` (it always counted MACs, not FLOPs)."""
-    warnings.warn("flops_per_image is renamed macs_per_image", DeprecationWarning, stacklevel=2)
-    return macs_per_image(model)
 
 
 def _check_models(models: Mapping[str, nn.Module]) -> None:

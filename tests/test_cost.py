@@ -2,7 +2,7 @@ import pytest
 import torch
 from conftest import load_benchmark
 
-from eqcourse.cost import flops_per_image, macs_by_layer, macs_per_image, ratios, step_times
+from eqcourse.cost import macs_by_layer, macs_per_image, ratios, step_times
 from eqcourse.models import MODELS, P4CNN, P4MCNN, EqCNN, SimpleCNN, build_model
 
 
@@ -69,11 +69,6 @@ def test_flop_counter_gives_the_same_numbers_as_before(name):
     model = EqCNN(fold_copies=False) if name == "eq_cnn_conv3d" else build_model(name)
     assert macs_per_image(model) == BEFORE[name.removesuffix("_conv3d")]
     assert sum(macs_by_layer(model).values()) == macs_per_image(model)
-
-
-def test_flops_per_image_is_the_old_name_of_macs_per_image():
-    with pytest.warns(DeprecationWarning, match="macs_per_image"):
-        assert flops_per_image(SimpleCNN()) == 294_944
 
 
 def test_counting_leaves_the_model_as_it_was():
