@@ -165,9 +165,9 @@ def student_env_vars(env: dict[str, str] | None = None) -> dict[str, str]:
 
 # --- secrets: what must never reach a student ---------------------------------------------------------
 
-def marked_lines(source: str) -> dict[str, list[str]]:
-    """The lines of `source` between each pair of markers (kind -> lines, stripped, markers excluded)."""
-    out: dict[str, list[str]] = {kind: [] for kind in MARKERS}
+def _regions(source: str) -> list[tuple[str | None, str]]:
+    """Each non-empty line of `source`, stripped, with the kind of marked region it is in (None: outside)."""
+    out: list[tuple[str | None, str]] = []
     inside = None
     for line in source.splitlines():
         text = line.strip()
@@ -179,8 +179,17 @@ def marked_lines(source: str) -> dict[str, list[str]]:
                 inside = None
                 break
         else:
-            if inside and text:
-                out[inside].append(text)
+            if text:
+                out.append((inside, text))
+    return out
+
+
+def marked_lines(source: str) -> dict[str, list[str]]:
+    """The lines of `source` between each pair of markers (kind -> lines, stripped, markers excluded)."""
+    out: dict[str, list[str]] = {kind: [] for kind in MARKERS}
+    for kind, text in _regions(source):
+        if kind:
+            out[kind].append(text)
     return out
 
 
@@ -197,8 +206,8 @@ def secret_lines(notebooks_dir: str | Path = REPO / "notebooks", min_length: int
             source = "".join(cell["source"])
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "?")
             marked = marked_lines(source)
-            hidden = {line for lines in marked.values() for line in lines}
-            public.update(line.strip() for line in source.splitlines() if line.strip() not in hidden)
+            # a line a student sees outside the markers is no secret, even if a hidden test repeats it
+            public.update(text for kind, text in _regions(source) if kind is None)
             for kind, lines in marked.items():
                 if lines:
                     where = f"{path.name} {grade_id} ({kind}) #{len(regions)}"
