@@ -126,7 +126,10 @@ def step_times(
     generator = torch.Generator().manual_seed(seed)
     x = torch.rand(batch, 1, image_size, image_size, generator=generator).to(device)
     y = torch.randint(0, 10, (batch,), generator=generator).to(device)
-    copies = {name: copy.deepcopy(model).to(device) for name, model in models.items()}
+    copies = {}
+    for name, model in models.items():
+        with evaluating(model, mode=True):  # copied in train mode: layers drop the caches they keep in eval
+            copies[name] = copy.deepcopy(model).to(device)
     optimizers = {}  # only for training: an AdamW costs time and memory on creation
     if "train" in kinds:
         optimizers = {name: torch.optim.AdamW(m.parameters(), lr=5e-4) for name, m in copies.items()}

@@ -52,10 +52,10 @@ def resolve_device(device: str | torch.device | None, model: nn.Module) -> torch
 
 
 @contextlib.contextmanager
-def evaluating(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode inside the block; every submodule's own train/eval mode restored after it."""
+def evaluating(model: nn.Module, mode: bool = False) -> Iterator[nn.Module]:
+    """Eval mode (``mode=True``: train mode) inside the block; every submodule's own mode restored after it."""
     modes = [(m, m.training) for m in _check_module(model).modules()]
-    model.eval()
+    model.train(mode)
     try:
         yield model
     finally:

@@ -120,3 +120,28 @@ def test_the_e2cnn_model_has_p4cnns_architecture():
     from eqcourse.equivariance import invariance_error
 
     assert max(invariance_error(model, x, relative=True).values()) < 1e-5
+
+
+class _EvalCache(torch.nn.Module):
+    """Like e2cnn's R2Conv: in eval mode it keeps a tensor computed from its weight (not a graph leaf)."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = SimpleCNN()
+        self.cache = None
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.cache = None if mode else self.inner.dense.weight * 2
+        return self
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+def test_step_times_copies_models_that_cache_in_eval_mode():
+    model = _EvalCache().eval()
+    assert model.cache is not None and not model.cache.is_leaf
+    times = step_times({"simple_cnn": SimpleCNN(), "cached": model}, batch=2, steps=1, warmup=0)
+    assert set(times["train"]) == {"simple_cnn", "cached"}
+    assert not model.training and model.cache is not None  # left as it was
