@@ -160,7 +160,8 @@ def _reproduce_rotmnist(args: argparse.Namespace) -> None:
         model, metrics = rotruns.reproduce_run(name, seeds, fast=fast, angle_digits=args.angle_digits)
         results[name] = metrics
         if args.save_checkpoints:
-            rotruns.save_rot_checkpoint(Path(args.save_checkpoints) / f"{name}.pt", model, name, metrics)
+            path = Path(args.save_checkpoints) / f"{name}.pt"
+            rotruns.save_rot_checkpoint(path, model, name, metrics, overwrite=True)  # --overwrite checked above
         if args.json:
             rotruns.write_results(args.json, {name: metrics})  # after each run: nothing lost if stopped
     print()

@@ -54,23 +54,27 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable, or does not fit the model."""
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, name: str, metrics: dict, overwrite: bool = False) -> Path:
-    """Save a model's weights with its run name and metrics; refuse to overwrite unless asked."""
+def write_checkpoint(path: str | Path, payload: dict, overwrite: bool = False) -> Path:
+    """Write ``payload`` (with the torch version) to ``path`` atomically; refuse to overwrite unless asked."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (or --overwrite) to replace it.")
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save({**payload, "torch": torch.__version__.split("+")[0]}, tmp)
+    tmp.replace(path)
+    return path
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, name: str, metrics: dict, overwrite: bool = False) -> Path:
+    """Save a model's weights with its run name and metrics; refuse to overwrite unless asked."""
     payload = {
         "run": name,
         "model": RUNS.get(name, (name, "none"))[0],
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},  # loadable without a GPU
         "metrics": metrics,
-        "torch": torch.__version__.split("+")[0],
     }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return path
+    return write_checkpoint(path, payload, overwrite)
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device | None = None) -> tuple[nn.Module, dict]:

@@ -45,6 +45,7 @@ from eqcourse.data import load_mnist, rotate_by_angle
 from eqcourse.groups import C4, CyclicGroup, Group
 from eqcourse.models import count_parameters
 from eqcourse.nn import GroupBatchNorm, GroupConv2d, InvariantHead, LiftingConv2d, SpatialMaxPool
+from eqcourse.pretrained import write_checkpoint
 from eqcourse.rotmnist import load_rotated_mnist, rotate_each
 from eqcourse.steerable import SteerableGroupConv2d, SteerableLiftingConv2d
 from eqcourse.train import CHECKPOINT_DIR, CheckpointError, configure_threads, set_seed
@@ -283,23 +284,17 @@ def upright_test_digits(size: int | None = None) -> TensorDataset:
 RESULTS_FILE = CHECKPOINT_DIR / "rotmnist_results.json"
 
 
-def save_rot_checkpoint(path: str | Path, model: RotCNN, name: str, metrics: dict) -> Path:
-    """Save a rotated-MNIST model with its run name, architecture and metrics."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def save_rot_checkpoint(path: str | Path, model: RotCNN, name: str, metrics: dict, overwrite: bool = False) -> Path:
+    """Save a rotated-MNIST model with its run name, architecture and metrics; refuse to overwrite unless asked."""
     payload = {
         "run": name,
         "order": None if model.group is None else model.group.order,
         "channels": list(model.channels),
         "kernel": model.kernel,
-        "state_dict": model.state_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metrics": metrics,
-        "torch": torch.__version__.split("+")[0],
     }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return path
+    return write_checkpoint(path, payload, overwrite)
 
 
 def load_rot_checkpoint(path: str | Path) -> tuple[RotCNN, dict]:

@@ -56,6 +56,10 @@ def test_checkpoint_roundtrip(tmp_path):
     x = torch.rand(3, 1, 28, 28)
     assert metrics == {"note": 1} and torch.equal(loaded(x), model(x))
     assert loaded.group.order == 8 and loaded.kernel == model.kernel
+    with pytest.raises(FileExistsError, match="overwrite"):  # a saved checkpoint is never replaced unasked
+        save_rot_checkpoint(path, model, "rot_c8_cnn", {"note": 2})
+    save_rot_checkpoint(path, model, "rot_c8_cnn", {"note": 2}, overwrite=True)
+    assert load_rot_checkpoint(path)[1] == {"note": 2}
 
 
 def test_fast_reproduce_and_evaluate_pipeline(tmp_path, capsys):
