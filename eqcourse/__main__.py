@@ -44,11 +44,12 @@ def format_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _runs(names: list[str] | None) -> list[str]:
-    names = names or list(RUNS)
-    unknown = [n for n in names if n not in RUNS]
+def _runs(names: list[str] | None, registry: dict = RUNS, what: str = "run(s)") -> list[str]:
+    """The requested run names (all of ``registry`` when none), or a clear error naming the known ones."""
+    names = names or list(registry)
+    unknown = [n for n in names if n not in registry]
     if unknown:
-        raise SystemExit(f"error: unknown run(s) {', '.join(unknown)}; known runs: {', '.join(RUNS)}")
+        raise SystemExit(f"error: unknown {what} {', '.join(unknown)}; known runs: {', '.join(registry)}")
     return names
 
 
@@ -130,11 +131,7 @@ def evaluate(args: argparse.Namespace) -> None:
 def _rot_runs(names: list[str] | None) -> list[str]:
     from eqcourse.rotruns import ROT_RUNS
 
-    names = names or list(ROT_RUNS)
-    unknown = [n for n in names if n not in ROT_RUNS]
-    if unknown:
-        raise SystemExit(f"error: unknown rotated-MNIST run(s) {', '.join(unknown)}; known runs: {', '.join(ROT_RUNS)}")
-    return names
+    return _runs(names, ROT_RUNS, "rotated-MNIST run(s)")
 
 
 def _reproduce_rotmnist(args: argparse.Namespace) -> None:

@@ -32,6 +32,8 @@ CONFIG = REPO / "nbgrader_config.py"
 COURSE_ID = "eqcourse"
 # Course notebooks are `NN_name.ipynb`; the assignment id is the file name without `.ipynb`.
 ASSIGNMENT_ID = re.compile(r"^[0-9]{2}_[A-Za-z0-9_]+$")
+# nbgrader's default solution delimiters: a line *containing* one is a marker (tests check they agree)
+SOLUTION = ("BEGIN SOLUTION", "END SOLUTION")
 
 
 def course_notebooks(notebooks_dir: str | Path = NOTEBOOKS) -> dict[str, Path]:
@@ -111,6 +113,24 @@ def generate(root: str | Path, assignment_ids: list[str], db: bool = True, db_ur
         raise RuntimeError(f"{len(failures)} of {len(assignment_ids)} assignment(s) failed "
                            f"({len(released)} released):\n\n" + "\n\n".join(failures))
     return released
+
+
+def wrong_answer(source: str) -> str:
+    """A solution cell with its body replaced by `return None` (a plausible, wrong first attempt).
+
+    The tests' stand-in for a student who got one exercise wrong (tests/test_assignments.py and the
+    classroom test).
+    """
+    out, skipping = [], False
+    for line in source.splitlines():
+        if SOLUTION[0] in line:
+            skipping = True
+            out.append(line[: len(line) - len(line.lstrip())] + "return None  # deliberately wrong")
+        elif SOLUTION[1] in line:
+            skipping = False
+        elif not skipping:
+            out.append(line)
+    return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:

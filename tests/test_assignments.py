@@ -318,7 +318,7 @@ def make_submissions(g: Graded) -> None:
     if wrong is None:
         g.wrong_exercise = min(found)
         first = solutions[nbg(source.cells[found[g.wrong_exercise].solution])["grade_id"]]
-        g.wrong = {"wrong": {g.wrong_exercise: ("return None", wrong_answer(first))}}
+        g.wrong = {"wrong": {g.wrong_exercise: ("return None", assignments.wrong_answer(first))}}
     else:
         g.wrong = wrong_submissions(wrong, sorted(found))
     for student in [*STUDENTS, *g.wrong]:
@@ -333,20 +333,6 @@ def make_submissions(g: Graded) -> None:
         folder = g.root / "submitted" / student / g.assignment_id
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, folder / f"{g.assignment_id}.ipynb")
-
-
-def wrong_answer(source: str) -> str:
-    """The solution with its body replaced by `return None` (a plausible, wrong first attempt)."""
-    out, skipping = [], False
-    for line in source.splitlines():
-        if SOLUTION[0] in line:
-            skipping = True
-            out.append(line[: len(line) - len(line.lstrip())] + "return None  # deliberately wrong")
-        elif SOLUTION[1] in line:
-            skipping = False
-        elif not skipping:
-            out.append(line)
-    return "\n".join(out)
 
 
 def read_scores(g: Graded) -> None:
@@ -429,6 +415,12 @@ def test_source_follows_the_exercise_format(aid):
 
 
 @pytest.mark.skipif(not IDS, reason="no numbered notebooks yet")
+def test_the_scripts_solution_markers_are_nbgraders():
+    assert assignments.SOLUTION == SOLUTION
+    marked = f"def f():\n    {SOLUTION[0]}\n    return 1\n    {SOLUTION[1]}"
+    assert assignments.wrong_answer(marked) == "def f():\n    return None  # deliberately wrong"
+
+
 def test_make_assignments_command(tmp_path):
     """The command behind `make assignments` (here with --no-db, on the first notebook; the session
     fixture generates every notebook through the same functions) into a folder outside the repository."""

@@ -45,7 +45,6 @@ STUDENTS = [SOLVER, IDLE, WRONG]
 CHROMIUM = Path(os.environ.get("EQCOURSE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 
 pytestmark = pytest.mark.skipif(
@@ -64,22 +63,8 @@ def autograded_points(source: dict) -> dict[str, float]:
             if c["cell_type"] == "code" and nbg(c).get("grade") and not nbg(c).get("solution")}
 
 
-def wrong_answer(source: str) -> str:
-    """The solution with its body replaced by `return None` (a plausible, wrong first attempt)."""
-    out, skipping = [], False
-    for line in source.splitlines():
-        if SOLUTION[0] in line:
-            skipping = True
-            out.append(line[: len(line) - len(line.lstrip())] + "return None  # deliberately wrong")
-        elif SOLUTION[1] in line:
-            skipping = False
-        elif not skipping:
-            out.append(line)
-    return "\n".join(out)
-
-
 def without_markers(source: str) -> str:
-    return "\n".join(line for line in source.splitlines() if line.strip() not in SOLUTION)
+    return "\n".join(line for line in source.splitlines() if not any(m in line for m in course.assignments.SOLUTION))
 
 
 @dataclass
@@ -253,7 +238,7 @@ def play(h: Hub) -> None:
                 if gid in solutions:
                     cell["source"] = solutions[gid]
                     if student == WRONG and gid == wrong_id:
-                        cell["source"] = wrong_answer(raw[gid])
+                        cell["source"] = course.assignments.wrong_answer(raw[gid])
             model = {"type": "notebook", "format": "json", "content": nb}
             h.ok(f"/user/{student}/api/contents/{nb_path}", "PUT", model)
         h.ok(f"/user/{student}/assignments/submit", "POST", args)
