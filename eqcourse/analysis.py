@@ -135,7 +135,7 @@ def cyclic_shift_errors(before: torch.Tensor, after: torch.Tensor) -> dict[int, 
     return {s: (after - torch.roll(before, -s, dims=0)).abs().max().item() for s in range(n)}
 
 
-def rotation_logits(model, images: torch.Tensor, batch_size: int = 250) -> torch.Tensor:
+def rotation_logits(model, images: torch.Tensor, batch_size: int = 100) -> torch.Tensor:
     """Logits of ``model`` on ``images`` rotated by r^k for k = 0..3: ``(4, N, classes)``.
 
     Computed ``batch_size`` images at a time (a four-copy model holds four times the activations)."""

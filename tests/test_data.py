@@ -22,7 +22,7 @@ def test_splits_have_the_mnist_shapes_and_range():
 
 
 def test_missing_file_names_it_and_says_how_to_restore(tmp_path):
-    with pytest.raises(MNISTDataError, match=r"t10k-images-idx3-ubyte.gz is missing.*git checkout"):
+    with pytest.raises(MNISTDataError, match=r"t10k-(images|labels)-idx[13]-ubyte.gz is missing.*git checkout"):
         load_mnist("test", root=tmp_path)
 
 
@@ -41,6 +41,7 @@ def test_corrupt_file_is_caught_by_md5(tmp_path):
 def test_truncated_gzip_is_a_clear_error(tmp_path):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
+    shutil.copy(DATA_DIR / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz", raw)
     (raw / "t10k-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
     with pytest.raises(MNISTDataError, match="not a valid gzip file"):
         load_mnist("test", root=tmp_path)
@@ -118,3 +119,27 @@ def test_read_idx_checks_the_magic_number_and_the_header(tmp_path, payload, matc
     _idx_file(path, payload)
     with pytest.raises(MNISTDataError, match=match):
         read_idx(path, verify=False)
+
+
+def test_read_idx_keeps_the_rows_asked_for_in_their_order():
+    path = DATA_DIR / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz"
+    rows = torch.tensor([9999, 3, 1500, 0, 3])  # unsorted, a repeat, both ends, across 1 MB pieces
+    assert (read_idx(path, rows=rows) == read_idx(path)[rows.numpy()]).all()
+    with pytest.raises(MNISTDataError, match=r"rows must lie in 0\.\.9999"):
+        read_idx(path, rows=[10_000])
+
+
+def test_a_subset_of_the_training_split_never_holds_the_whole_split():
+    """load_mnist("train", n) streams the 47 MB file: its peak allocation is the subset plus 1 MB pieces."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        images, labels = load_mnist("train", 100, seed=3).tensors
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20, f"peak {peak / 2**20:.0f} MB while loading 100 training digits"
+    full_images, full_labels = load_mnist("train").tensors
+    idx = torch.randperm(60_000, generator=torch.Generator().manual_seed(3))[:100]
+    assert torch.equal(images, full_images[idx]) and torch.equal(labels, full_labels[idx])
