@@ -145,3 +145,23 @@ def test_step_times_copies_models_that_cache_in_eval_mode():
     times = step_times({"simple_cnn": SimpleCNN(), "cached": model}, batch=2, steps=1, warmup=0)
     assert set(times["train"]) == {"simple_cnn", "cached"}
     assert not model.training and model.cache is not None  # left as it was
+
+
+def test_notebook_cost_runs_a_notebook_and_tables_it(tmp_path):
+    """benchmarks/notebook_cost.py: a real run of notebook 01 in the fast mode, and its table."""
+    script = load_benchmark("notebook_cost")
+    [path] = script.notebooks(["01"])
+    cost = script.run_notebook(path, "fast", threads=1, timeout=300)
+    assert cost["error"] == "" and cost["cpu_s"] > 0 and cost["wall_s"] > cost["cpu_s"] / 2
+    assert 300 < cost["peak_mib"] < 1024, cost  # the kernel's peak: torch alone is about 510 MiB
+    rows = script.table({"01_groups": {"fast": cost}}, ("fast",)).splitlines()
+    assert rows[0].startswith("| notebook | CPU time (s), fast |") and rows[2].startswith("| 01_groups | ")
+    import nbformat
+
+    broken = tmp_path / "broken.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise ValueError('boom')")]), broken)
+    assert script.run_notebook(broken, "normal", timeout=120)["error"] == "ValueError: boom"
+    with pytest.raises(SystemExit, match="no notebook starts with 99"):
+        script.notebooks(["99"])
+    with pytest.raises(ValueError, match="mode must be one of"):
+        script.run_notebook(path, "slow")
