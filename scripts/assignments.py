@@ -115,22 +115,33 @@ def generate(root: str | Path, assignment_ids: list[str], db: bool = True, db_ur
     return released
 
 
+def replace_solutions(source: str, stand_in: str) -> str:
+    """``source`` with each solution region, markers included, replaced by ``stand_in``.
+
+    Every line of the stand-in is indented like the region's first marker, as nbgrader's
+    ``ClearSolutions`` does with its stub (tested against it); like nbgrader, a line is a marker
+    when it contains the marker text.
+    """
+    out, skipping = [], False
+    for line in source.splitlines():
+        if SOLUTION[0] in line:
+            skipping = True
+            pad = line[: len(line) - len(line.lstrip())]
+            out += [pad + part for part in stand_in.split("\n")]
+        elif SOLUTION[1] in line:
+            skipping = False
+        elif not skipping:
+            out.append(line)
+    return "\n".join(out)
+
+
 def wrong_answer(source: str) -> str:
     """A solution cell with its body replaced by `return None` (a plausible, wrong first attempt).
 
     The tests' stand-in for a student who got one exercise wrong (tests/test_assignments.py and the
     classroom test).
     """
-    out, skipping = [], False
-    for line in source.splitlines():
-        if SOLUTION[0] in line:
-            skipping = True
-            out.append(line[: len(line) - len(line.lstrip())] + "return None  # deliberately wrong")
-        elif SOLUTION[1] in line:
-            skipping = False
-        elif not skipping:
-            out.append(line)
-    return "\n".join(out)
+    return replace_solutions(source, "return None  # deliberately wrong")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -103,19 +103,9 @@ def exercises(nb) -> dict[int, Exercise]:
             for k in sorted(solutions.keys() & tests.keys())}
 
 
-def stub_source(source: str, indent_from_marker: bool = True) -> str:
+def stub_source(source: str) -> str:
     """The source with each solution region replaced as nbgrader does (by a raising stub)."""
-    out, skipping = [], False
-    for line in source.splitlines():
-        if SOLUTION[0] in line:
-            skipping = True
-            pad = line[: len(line) - len(line.lstrip())]
-            out += [pad + "raise NotImplementedError()"]
-        elif SOLUTION[1] in line:
-            skipping = False
-        elif not skipping:
-            out.append(line)
-    return "\n".join(out)
+    return assignments.replace_solutions(source, "raise NotImplementedError()")
 
 
 def names_defined(tree: ast.Module) -> set[str]:
@@ -419,6 +409,20 @@ def test_the_scripts_solution_markers_are_nbgraders():
     assert assignments.SOLUTION == SOLUTION
     marked = f"def f():\n    {SOLUTION[0]}\n    return 1\n    {SOLUTION[1]}"
     assert assignments.wrong_answer(marked) == "def f():\n    return None  # deliberately wrong"
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_replace_solutions_releases_cells_as_nbgrader_does(aid):
+    """The marker parser of the tests and the classroom gives nbgrader's own ClearSolutions output."""
+    clear = ClearSolutions()
+    stub = clear.code_stub["python"]  # two lines: "# YOUR CODE HERE", "raise NotImplementedError()"
+    nb = nbformat.read(NOTEBOOKS[aid], as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and SOLUTION[0] in c.source]
+    assert cells, f"{aid}: no solution cells"
+    for cell in cells:
+        released = nbformat.v4.new_code_cell(cell.source)
+        clear._replace_solution_region(released, "python")
+        assert assignments.replace_solutions(cell.source, stub) == released.source, cell.source
 
 
 def test_make_assignments_command(tmp_path):

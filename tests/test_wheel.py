@@ -123,3 +123,13 @@ def test_no_solution_or_hidden_test_is_installed(env):
     installed = [site_packages(env) / "eqcourse", *site_packages(env).glob("eqcourse-*.dist-info"), env / "bin"]
     hits = [hit for root in installed for hit in student_env.scan_for_secrets(root, secrets)]
     assert not hits, "solutions in the student environment:\n" + "\n".join(hits)
+
+
+def test_the_secret_scan_reads_markers_as_nbgrader_does():
+    """A marker is a line that contains the marker text (nbgrader's rule), also after code or a comment."""
+    source = (
+        "x = 1\n# ### BEGIN SOLUTION\nsecret_one = 2\n### END SOLUTION\n"
+        "if x:  ### BEGIN HIDDEN TESTS\n    secret_two = 3\n    ### END HIDDEN TESTS\ny = 4"
+    )
+    expected = {"solution": ["secret_one = 2"], "hidden tests": ["secret_two = 3"]}
+    assert student_env.marked_lines(source) == expected
