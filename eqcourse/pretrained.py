@@ -21,6 +21,7 @@ __all__ = [
     "AUGMENTATIONS",
     "CHECKPOINT_DIR",
     "CheckpointError",
+    "read_checkpoint",
     "save_checkpoint",
     "load_checkpoint",
     "load_pretrained",
@@ -77,23 +78,36 @@ def save_checkpoint(path: str | Path, model: nn.Module, name: str, metrics: dict
     return write_checkpoint(path, payload, overwrite)
 
 
+def read_checkpoint(path: str | Path, keys: tuple[str, ...], kind: str, remake: str) -> dict:
+    """The payload saved at ``path`` by :func:`write_checkpoint`, holding at least ``keys``.
+
+    Loaded with ``weights_only=True``: a checkpoint cannot run code. A missing file says how to
+    make one (the command ``remake``); anything unreadable is a :class:`CheckpointError` naming
+    the ``kind`` of checkpoint expected.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(
+            f"checkpoint {path} does not exist. Run `{remake}` to make one, or restore the shipped ones with git."
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        for key in keys:
+            payload[key]  # noqa: B018 -- a KeyError (or TypeError) says what is missing
+    except Exception as err:  # unpickling errors come in many types
+        raise CheckpointError(f"checkpoint {path} could not be read as {kind}: {err}") from err
+    return payload
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device | None = None) -> tuple[nn.Module, dict]:
     """A model (in eval mode, on ``device``, the CPU by default) and its metrics from ``path``.
 
     Loaded with ``weights_only=True``: a checkpoint cannot run code.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(
-            f"checkpoint {path} does not exist. Run `python -m eqcourse reproduce "
-            "--save-checkpoints DIR` to make one, or restore the shipped ones with git."
-        )
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        model_name = payload["model"]
-        state = payload["state_dict"]
-    except Exception as err:  # unpickling errors come in many types
-        raise CheckpointError(f"checkpoint {path} could not be read as an eqcourse checkpoint: {err}") from err
+    payload = read_checkpoint(
+        path, ("model", "state_dict"), "an eqcourse checkpoint", "python -m eqcourse reproduce --save-checkpoints DIR"
+    )
+    model_name, state = payload["model"], payload["state_dict"]
     if model_name not in MODELS:
         raise CheckpointError(f"checkpoint {path} is for model {model_name!r}, which this eqcourse does not know.")
     model = build_model(model_name)

@@ -45,7 +45,7 @@ from eqcourse.data import load_mnist, rotate_by_angle
 from eqcourse.groups import C4, CyclicGroup, Group
 from eqcourse.models import count_parameters
 from eqcourse.nn import GroupBatchNorm, GroupConv2d, InvariantHead, LiftingConv2d, SpatialMaxPool
-from eqcourse.pretrained import write_checkpoint
+from eqcourse.pretrained import read_checkpoint, write_checkpoint
 from eqcourse.rotmnist import load_rotated_mnist, rotate_each
 from eqcourse.steerable import SteerableGroupConv2d, SteerableLiftingConv2d
 from eqcourse.train import CHECKPOINT_DIR, CheckpointError, configure_threads, set_seed
@@ -299,18 +299,14 @@ def save_rot_checkpoint(path: str | Path, model: RotCNN, name: str, metrics: dic
 
 def load_rot_checkpoint(path: str | Path) -> tuple[RotCNN, dict]:
     """A rotated-MNIST model and its metrics from ``path`` (``weights_only=True``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(
-            f"checkpoint {path} does not exist. Run `python -m eqcourse reproduce --suite rotmnist "
-            "--save-checkpoints DIR` to make one, or restore the shipped ones with git."
-        )
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        order, channels, state = payload["order"], tuple(payload["channels"]), payload["state_dict"]
-        kernel = payload.get("kernel", "pixel")
-    except Exception as err:  # unpickling errors come in many types
-        raise CheckpointError(f"checkpoint {path} could not be read as a rotated-MNIST checkpoint: {err}") from err
+    payload = read_checkpoint(
+        path,
+        ("order", "channels", "state_dict"),
+        "a rotated-MNIST checkpoint",
+        "python -m eqcourse reproduce --suite rotmnist --save-checkpoints DIR",
+    )
+    order, channels, state = payload["order"], tuple(payload["channels"]), payload["state_dict"]
+    kernel = payload.get("kernel", "pixel")
     model = RotCNN(None if order is None else cyclic_group(order), channels, kernel)
     try:
         model.load_state_dict(state)
