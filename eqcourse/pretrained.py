@@ -78,8 +78,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, name: str, metrics: dict
     return write_checkpoint(path, payload, overwrite)
 
 
-def read_checkpoint(path: str | Path, keys: tuple[str, ...], kind: str, remake: str) -> dict:
-    """The payload saved at ``path`` by :func:`write_checkpoint`, holding at least ``keys``.
+def read_checkpoint(path: str | Path, keys: dict[str, type | tuple[type, ...]], kind: str, remake: str) -> dict:
+    """The payload saved at ``path`` by :func:`write_checkpoint`, holding ``keys`` of the types given.
 
     Loaded with ``weights_only=True``: a checkpoint cannot run code. A missing file says how to
     make one (the command ``remake``); anything unreadable is a :class:`CheckpointError` naming
@@ -92,8 +92,9 @@ def read_checkpoint(path: str | Path, keys: tuple[str, ...], kind: str, remake: 
         )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-        for key in keys:
-            payload[key]  # noqa: B018 -- a KeyError (or TypeError) says what is missing
+        for key, types in keys.items():
+            if not isinstance(payload[key], types):
+                raise TypeError(f"{key!r} has type {type(payload[key]).__name__}")
     except Exception as err:  # unpickling errors come in many types
         raise CheckpointError(f"checkpoint {path} could not be read as {kind}: {err}") from err
     return payload
@@ -105,7 +106,10 @@ def load_checkpoint(path: str | Path, device: str | torch.device | None = None) 
     Loaded with ``weights_only=True``: a checkpoint cannot run code.
     """
     payload = read_checkpoint(
-        path, ("model", "state_dict"), "an eqcourse checkpoint", "python -m eqcourse reproduce --save-checkpoints DIR"
+        path,
+        {"model": str, "state_dict": dict},
+        "an eqcourse checkpoint",
+        "python -m eqcourse reproduce --save-checkpoints DIR",
     )
     model_name, state = payload["model"], payload["state_dict"]
     if model_name not in MODELS:

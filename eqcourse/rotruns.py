@@ -301,7 +301,7 @@ def load_rot_checkpoint(path: str | Path) -> tuple[RotCNN, dict]:
     """A rotated-MNIST model and its metrics from ``path`` (``weights_only=True``)."""
     payload = read_checkpoint(
         path,
-        ("order", "channels", "state_dict"),
+        {"order": (int, type(None)), "channels": (list, tuple), "state_dict": dict},
         "a rotated-MNIST checkpoint",
         "python -m eqcourse reproduce --suite rotmnist --save-checkpoints DIR",
     )

@@ -7,6 +7,7 @@ import eqcourse
 from eqcourse.__main__ import main
 from eqcourse.data import load_mnist, subset
 from eqcourse.models import count_parameters
+from eqcourse.pretrained import CheckpointError
 from eqcourse.rotruns import (
     BUDGET,
     CHECKPOINT_DIR,
@@ -60,6 +61,12 @@ def test_checkpoint_roundtrip(tmp_path):
         save_rot_checkpoint(path, model, "rot_c8_cnn", {"note": 2})
     save_rot_checkpoint(path, model, "rot_c8_cnn", {"note": 2}, overwrite=True)
     assert load_rot_checkpoint(path)[1] == {"note": 2}
+    payload = torch.load(path, weights_only=True)
+    torch.save({**payload, "channels": 12}, tmp_path / "odd.pt")
+    with pytest.raises(CheckpointError, match="rotated-MNIST checkpoint: 'channels' has type int"):
+        load_rot_checkpoint(tmp_path / "odd.pt")
+    with pytest.raises(CheckpointError, match="does not exist.*--suite rotmnist"):
+        load_rot_checkpoint(tmp_path / "missing.pt")
 
 
 def test_fast_reproduce_and_evaluate_pipeline(tmp_path, capsys):
