@@ -167,7 +167,17 @@ class SteerableBasis:
 class _SteerableMixin:
     """Replace the pixel weights ``(..., k, k)`` by basis coefficients ``(..., len(basis))``."""
 
-    def _make_steerable(self, kernel_size: int, basis: SteerableBasis | None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        padding: int = 0,
+        bias: bool = True,
+        group: Group = C4,
+        basis: SteerableBasis | None = None,
+    ) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=bias, group=group)
         basis = basis or SteerableBasis(kernel_size)
         if basis.kernel_size != kernel_size:
             raise ValueError(
@@ -175,11 +185,13 @@ class _SteerableMixin:
                 f"Pass SteerableBasis({kernel_size}) or no basis."
             )
         self.basis = basis
-        self.register_buffer("basis_bank", basis.for_group(self.group), persistent=False)  # (G, J, k, k)
+        self.register_buffer("basis_bank", basis.for_group(group), persistent=False)  # (G, J, k, k)
         shape = (*self.weight.shape[:-2], len(basis))
         # the same expected squared norm per kernel as the pixel initialisation: k² pixels -> J functions
         bound = kernel_size / math.sqrt(len(basis)) / math.sqrt(self.weight[0].numel())
         self.weight = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+        perms = torch.tensor([group.permutation(g) for g in group.elements])
+        self.register_buffer("group_permutations", perms, persistent=False)  # [g, h] = g⁻¹h
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", basis={len(self.basis)} functions"
@@ -192,19 +204,6 @@ class SteerableLiftingConv2d(_SteerableMixin, LiftingConv2d):
     group=C4, basis=None)``: images ``(B, C_in, H, W)`` -> ``(B, C_out, G, H', W')``, like
     :class:`eqcourse.nn.LiftingConv2d`; ``weight`` is ``(C_out, C_in, len(basis))``.
     """
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        padding: int = 0,
-        bias: bool = True,
-        group: Group = C4,
-        basis: SteerableBasis | None = None,
-    ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=bias, group=group)
-        self._make_steerable(kernel_size, basis)
 
     def build_bank(self) -> torch.Tensor:
         """``(C_out * G, C_in, k, k)``: ``bank[o, g, i] = sum_j weight[o, i, j] · basis_g[j]``."""
@@ -222,21 +221,6 @@ class SteerableGroupConv2d(_SteerableMixin, GroupConv2d):
     :class:`eqcourse.nn.GroupConv2d`; ``weight`` is ``(C_out, C_in, G, len(basis))``. Output
     element g uses the kernel rotated by g in the basis and read from the group axis at g⁻¹h.
     """
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        padding: int = 0,
-        bias: bool = True,
-        group: Group = C4,
-        basis: SteerableBasis | None = None,
-    ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=bias, group=group)
-        self._make_steerable(kernel_size, basis)
-        perms = torch.tensor([group.permutation(g) for g in group.elements])
-        self.register_buffer("group_permutations", perms, persistent=False)  # [g, h] = g⁻¹h
 
     def build_bank(self) -> torch.Tensor:
         """``(C_out * G, C_in * G, k, k)``: ``[o, g, i, h] = sum_j weight[o, i, g⁻¹h, j] · basis_g[j]``."""
