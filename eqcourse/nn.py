@@ -100,8 +100,12 @@ class _BankConv(nn.Module):
         """The bias of every output channel of the bank: each channel's bias once per element g."""
         return None if self.bias is None else self.bias.repeat_interleave(self.group.order)
 
+    def bank(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The kernels and bias that ``F.conv2d`` uses: ``(build_bank(), build_bias())``, built now."""
+        return self.build_bank(), self.build_bias()
+
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.conv2d(x, self.build_bank(), self.build_bias(), padding=self.padding)
+        y = F.conv2d(x, *self.bank(), padding=self.padding)
         return y.unflatten(1, (-1, self.group.order))  # (B, C_out, G, H, W)
 
     def extra_repr(self) -> str:

@@ -106,3 +106,13 @@ def test_max_pool2d_gives_torch_values_and_gradients_in_the_default_layout(f):
 def test_max_pool2d_passes_gradcheck():
     f = torch.randn(2, 3, 6, 6, dtype=torch.float64, requires_grad=True)  # no ties: differentiable
     assert torch.autograd.gradcheck(lambda t: max_pool2d(t, 2), (f,))
+
+
+def test_the_frozen_bank_is_what_bank_returns_inside_the_block():
+    """Notebook 05 runs a layer through ``layer.bank()`` by hand: it too gets the frozen bank."""
+    layer = enn.GroupConv2d(2, 3, 3, padding=1)
+    with frozen_banks(layer), torch.no_grad():
+        frozen, _ = layer.bank()
+        layer.weight.mul_(2)
+        assert layer.bank()[0] is frozen
+    assert torch.allclose(layer.bank()[0], 2 * frozen)
