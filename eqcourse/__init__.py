@@ -9,9 +9,9 @@ Importing eqcourse changes no global setting: torch's thread count is capped by
 benchmarks call where their work starts.
 """
 
+from eqcourse._speed import frozen_banks
 from eqcourse.groups import C4, D4
 from eqcourse.models import build_model, count_parameters
-from eqcourse.nn import frozen_banks
 from eqcourse.pretrained import load_pretrained as _load_mnist_pretrained
 from eqcourse.state import configure_threads
 

@@ -10,7 +10,7 @@
   are counted; batch norm, activations and pooling are not (they cost a few operations per
   value, not per kernel tap).
 * ``step_times(models)``: median seconds of one training step (forward, backward, AdamW) and one
-  eval step (eval mode, ``no_grad``, kernel banks frozen with ``eqcourse.nn.frozen_banks`` as
+  eval step (eval mode, ``no_grad``, kernel banks frozen with ``eqcourse.frozen_banks`` as
   for evaluating a trained model), measured round-robin in one run so that a noisy machine
   slows every model alike.
 
@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from eqcourse._speed import frozen_banks
 from eqcourse.checks import check_positive_int
-from eqcourse.nn import frozen_banks
 from eqcourse.state import configure_threads, evaluating, on_device, resolve_device, synchronize
 
 __all__ = ["macs_by_layer", "macs_per_image", "step_times", "ratios"]

@@ -53,9 +53,23 @@ class Group:
         """A readable name such as ``"r2"`` or ``"r1 f"``."""
         raise NotImplementedError
 
+    def angle_and_flip(self, g: int) -> tuple[float, bool]:
+        """``(degrees, flip)``: g mirrors left-right if ``flip``, then rotates by ``degrees``."""
+        raise NotImplementedError(f"{type(self).__name__} must define angle_and_flip(g), how g acts on the grid.")
+
+    @property
+    def exact(self) -> bool:
+        """True when every element turns by a multiple of 90 degrees: pixels move, none is interpolated."""
+        return all(self.angle_and_flip(g)[0] % 90 == 0 for g in self.elements)
+
     def transform(self, g: int, x: torch.Tensor) -> torch.Tensor:
-        """Apply g to the last two axes of ``x`` (no shape checks; used inside layers)."""
-        raise NotImplementedError
+        """Apply g to the last two axes of ``x``: mirror (``torch.flip``) if g does, then rotate.
+
+        No shape checks (used inside layers). Multiples of 90 degrees are ``torch.rot90``, exact;
+        other angles are interpolated (see :class:`CyclicGroup`).
+        """
+        degrees, flip = self.angle_and_flip(g)
+        return _rotate(torch.flip(x, dims=(-1,)) if flip else x, degrees)
 
     def _check(self, g: int) -> int:
         if isinstance(g, bool) or not isinstance(g, int) or not 0 <= g < self.order:
@@ -91,8 +105,18 @@ class Group:
     def __repr__(self) -> str:
         return f"{self.name} (order {self.order})"
 
+    def __eq__(self, other: object) -> bool:
+        """Groups are equal when they are the same kind with the same n, so act alike: ``C4 == CyclicGroup(4)``.
 
-def _rotate_interpolated(x: torch.Tensor, degrees: float) -> torch.Tensor:
+        Isomorphic groups that act differently are not: ``CyclicGroup(2) != DihedralGroup(1)``.
+        """
+        return type(self) is type(other) and self.name == other.name
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.name))
+
+
+def _rotate(x: torch.Tensor, degrees: float) -> torch.Tensor:
     """Rotate the last two axes of ``x`` counter-clockwise by ``degrees`` about the grid's centre.
 
     Bilinear interpolation (``grid_sample``, ``align_corners=False``) with zeros outside the grid,
@@ -147,17 +171,11 @@ class CyclicGroup(Group):
         self.order = n
         self.name = f"C{n}"
 
-    @property
-    def exact(self) -> bool:
-        """True when every element is a multiple of 90 degrees (n = 1, 2 or 4): no interpolation."""
-        return 4 % self.n == 0
-
     def degrees(self, g: int) -> float:
         """The angle of the rotation g, in degrees counter-clockwise."""
         return 360.0 * self._check(g) / self.n
 
     def angle_and_flip(self, g: int) -> tuple[float, bool]:
-        """``(degrees, flip)``: g mirrors left-right if ``flip``, then rotates by ``degrees``."""
         return self.degrees(g), False
 
     def compose(self, g: int, h: int) -> int:
@@ -168,13 +186,6 @@ class CyclicGroup(Group):
 
     def element_name(self, g: int) -> str:
         return f"r{self._check(g)}"
-
-    def transform(self, g: int, x: torch.Tensor) -> torch.Tensor:
-        if not g:
-            return x
-        if (4 * g) % self.n == 0:  # a multiple of 90 degrees: exact
-            return torch.rot90(x, 4 * g // self.n, dims=(-2, -1))
-        return _rotate_interpolated(x, 360.0 * g / self.n)
 
 
 class DihedralGroup(Group):
@@ -191,13 +202,7 @@ class DihedralGroup(Group):
         self.order = 2 * n
         self.name = f"D{n}"
 
-    @property
-    def exact(self) -> bool:
-        """True when every rotation is a multiple of 90 degrees (n = 1, 2 or 4): no interpolation."""
-        return 4 % self.n == 0
-
     def angle_and_flip(self, g: int) -> tuple[float, bool]:
-        """``(degrees, flip)``: g mirrors left-right if ``flip``, then rotates by ``degrees``."""
         k, m = self.split(g)
         return 360.0 * k / self.n, bool(m)
 
@@ -222,16 +227,6 @@ class DihedralGroup(Group):
     def element_name(self, g: int) -> str:
         k, m = self.split(g)
         return f"r{k}" + (" f" if m else "")
-
-    def transform(self, g: int, x: torch.Tensor) -> torch.Tensor:
-        k, m = g % self.n, g // self.n
-        if m:
-            x = torch.flip(x, dims=(-1,))
-        if not k:
-            return x
-        if (4 * k) % self.n == 0:
-            return torch.rot90(x, 4 * k // self.n, dims=(-2, -1))
-        return _rotate_interpolated(x, 360.0 * k / self.n)
 
 
 C4 = CyclicGroup(4)

@@ -4,10 +4,11 @@
 * ``EqCNN``: the source's four-copy network (7,834 parameters, not "the same" as SimpleCNN).
 * ``MatchedEqCNN``: SimpleCNN's own layers run on the four copies (13,978 parameters).
 * ``P4CNN`` / ``P4MCNN``: lifting + group convolutions for C4 / D4 (within 13,978 parameters).
-* The ablation (``benchmarks/ablation.py``): ``EqCNNBN`` (EqCNN with batch norm) and
-  ``IdentityP4CNN`` (P4CNN with its group kernels zero off the identity slice: copies that never
-  talk to each other); ``SmallP4CNN`` (full group kernels, fewer parameters than that).
-  ``LiftedEqCNN`` is EqCNN's own weights written as such a G-CNN.
+* The ablation's variants (``benchmarks/ablation.py``; notebook 05 counts their parameters and
+  MACs): ``EqCNNBN`` (EqCNN with batch norm), ``IdentityP4CNN`` (P4CNN with its group kernels
+  zero off the identity slice: copies that never talk to each other) and ``"p4_cnn_small"``
+  (P4CNN's widths halved: full group kernels, fewer parameters than that).
+  ``LiftedEqCNN`` (notebook 05) is EqCNN's own weights written as such a G-CNN.
 
 All take MNIST batches ``(B, 1, 28, 28)`` in [0, 1] and return logits ``(B, 10)``.
 """
@@ -38,7 +39,6 @@ __all__ = [
     "IdentityGroupConv2d",
     "EqCNNBN",
     "IdentityP4CNN",
-    "SmallP4CNN",
     "CopyFramePool",
     "LiftedEqCNN",
     "MODELS",
@@ -264,16 +264,6 @@ class IdentityP4CNN(GroupCNN):
             setattr(self, name, IdentityGroupConv2d(layer.in_channels, layer.out_channels, k, layer.padding, group=C4))
 
 
-class SmallP4CNN(GroupCNN):
-    """P4CNN with its widths halved (rounded down): full group kernels with fewer parameters than
-    ``IdentityP4CNN`` has, so that the ablation can compare the two at (about) equal parameters."""
-
-    CHANNELS = (2, 3, 4, 12)
-
-    def __init__(self) -> None:
-        super().__init__(C4)
-
-
 class CopyFramePool(nn.Module):
     """2x2 max pooling of each group entry in its own upright frame: ``r^g·pool(r^-g·f[g])``.
 
@@ -283,7 +273,7 @@ class CopyFramePool(nn.Module):
 
     def __init__(self, kernel_size: int = 2, group: Group = C4):
         super().__init__()
-        if group is not C4:
+        if group != C4:
             raise ValueError(f"CopyFramePool is written for C4; got {group!r}.")
         self.kernel_size = check_positive_int(kernel_size, "kernel_size")
 
@@ -349,7 +339,8 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
     "p4m_cnn": P4MCNN,
     "eq_cnn_bn": EqCNNBN,
     "p4_cnn_identity": IdentityP4CNN,
-    "p4_cnn_small": SmallP4CNN,
+    # P4CNN with its widths halved (rounded down): fewer parameters than IdentityP4CNN, copies that talk
+    "p4_cnn_small": partial(GroupCNN, C4, (2, 3, 4, 12)),
 }
 
 

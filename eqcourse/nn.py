@@ -6,27 +6,23 @@ parameters into one bank of transformed kernels in ``forward`` and makes a singl
 
 The bank is built from the parameters as they are *now*, in every ``forward``: hand edits
 through ``.data``, pruning, ``load_state_dict``, frozen parameters, ``torch.jit.trace`` and
-``vmap`` all see the current weights. Nothing is cached implicitly. For fast evaluation of a
-trained model, ``with frozen_banks(model):`` builds each bank once and serves it to forward
-passes that record no gradient, until the block ends (``eqcourse.train.predict`` and the
-other evaluation helpers use it).
+``vmap`` all see the current weights. Nothing is cached here; the one explicit cache for fast
+evaluation (``frozen_banks``) and the faster CPU pooling live in :mod:`eqcourse._speed`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from eqcourse._speed import max_pool2d
 from eqcourse.checks import check_group_map, check_images, check_positive_int
 from eqcourse.groups import C4, Group
 
 __all__ = [
-    "frozen_banks",
     "lifting_bank",
     "group_bank",
     "LiftingConv2d",
@@ -96,14 +92,6 @@ class _BankConv(nn.Module):
         nn.init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
             nn.init.uniform_(self.bias, -bound, bound)
-        #: (bank, bias) while inside ``frozen_banks``; None otherwise
-        self._frozen: tuple[torch.Tensor, torch.Tensor | None] | None = None
-
-    def __getstate__(self) -> dict:
-        """A copy or pickle never inherits a frozen bank: it belongs to the open block only."""
-        state = dict(super().__getstate__())
-        state["_frozen"] = None
-        return state
 
     def build_bank(self) -> torch.Tensor:
         raise NotImplementedError
@@ -113,50 +101,17 @@ class _BankConv(nn.Module):
         return None if self.bias is None else self.bias.repeat_interleave(self.group.order)
 
     def bank(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The expanded kernels and bias for this forward pass.
-
-        Built from the current parameters, except inside ``frozen_banks`` when no gradient is
-        being recorded: then the bank frozen on entering the block is served.
-        """
-        if self._frozen is not None and not torch.is_grad_enabled():
-            return self._frozen
+        """The kernels and bias that ``F.conv2d`` uses: ``(build_bank(), build_bias())``, built now."""
         return self.build_bank(), self.build_bias()
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
-        weight, bias = self.bank()
-        y = F.conv2d(x, weight, bias, padding=self.padding)
+        y = F.conv2d(x, *self.bank(), padding=self.padding)
         return y.unflatten(1, (-1, self.group.order))  # (B, C_out, G, H, W)
 
     def extra_repr(self) -> str:
         return (
             f"{tuple(self.weight.shape)}, group={self.group.name}, padding={self.padding}, bias={self.bias is not None}"
         )
-
-
-@contextlib.contextmanager
-def frozen_banks(model: nn.Module) -> Iterator[nn.Module]:
-    """Build every kernel bank of ``model`` once and serve it to passes that record no gradient.
-
-    For evaluating a trained model fast: ``with frozen_banks(model), torch.no_grad(): ...``.
-    Inside the block, forward passes under ``torch.no_grad``/``inference_mode`` reuse the banks
-    built on entry; a pass that records gradients still builds its own (so saliency maps and
-    training steps stay right). Do not change the weights inside the block: the frozen banks
-    would not follow (docs/design.md, "Caching"). On leaving, even through an error, the banks
-    are dropped and every layer builds its bank in ``forward`` again. Blocks may nest.
-    """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"frozen_banks expects a torch.nn.Module; got {type(model).__name__}.")
-    layers = [m for m in model.modules() if isinstance(m, _BankConv) and m._frozen is None]
-    try:
-        with torch.no_grad():  # a plain tensor (not an inference tensor), cut off from autograd
-            for layer in layers:
-                with torch.inference_mode(False):
-                    weight, bias = layer.build_bank(), layer.build_bias()
-                layer._frozen = (weight.detach(), None if bias is None else bias.detach())
-        yield model
-    finally:
-        for layer in layers:
-            layer._frozen = None
 
 
 class LiftingConv2d(_BankConv):
@@ -196,38 +151,8 @@ def _check_group_axis(x: object, layer: str) -> None:
         raise ValueError(f"{layer} expects a group feature map (B, C, G, H, W); got {shape}.")
 
 
-class _ChannelsLastMaxPool(torch.autograd.Function):
-    """Max pooling computed in the channels-last layout, gradients returned in the default one.
-
-    The same values and the same gradients as ``F.max_pool2d``; PyTorch's CPU kernels are
-    several times faster in this layout (``benchmarks/README.md``), but a gradient left in it
-    slows every layer below, so the backward pass hands back a contiguous tensor. Used on the
-    CPU only; other devices pool with ``F.max_pool2d`` directly.
-    """
-
-    @staticmethod
-    def forward(ctx, maps: torch.Tensor, k: int) -> torch.Tensor:
-        maps = maps.contiguous(memory_format=torch.channels_last)
-        out, indices = F.max_pool2d(maps, k, return_indices=True)
-        ctx.save_for_backward(maps, indices)
-        ctx.k = k
-        return out.contiguous()
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        maps, indices = ctx.saved_tensors
-        k = [ctx.k, ctx.k]
-        grad = grad.contiguous(memory_format=torch.channels_last)
-        grad_maps = torch.ops.aten.max_pool2d_with_indices_backward(grad, maps, k, k, [0, 0], [1, 1], False, indices)
-        return grad_maps.contiguous(), None
-
-
 class SpatialMaxPool(nn.Module):
-    """2x2 max pooling of every map of a group feature map (exact only on even sizes).
-
-    On the CPU it pools in the channels-last layout, where PyTorch's kernels are several times
-    faster; elsewhere (CUDA, MPS) with ``F.max_pool2d``. The values are the same either way.
-    """
+    """2x2 max pooling of every map of a group feature map (exact only on even sizes)."""
 
     def __init__(self, kernel_size: int = 2):
         super().__init__()
@@ -235,12 +160,7 @@ class SpatialMaxPool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_group_axis(x, "SpatialMaxPool")
-        maps = x.flatten(1, 2)
-        if maps.device.type == "cpu" and not torch.jit.is_tracing():
-            pooled = _ChannelsLastMaxPool.apply(maps, self.kernel_size)
-        else:
-            pooled = F.max_pool2d(maps, self.kernel_size)
-        return pooled.unflatten(1, x.shape[1:3])
+        return max_pool2d(x.flatten(1, 2), self.kernel_size).unflatten(1, x.shape[1:3])
 
 
 class GroupBatchNorm(nn.BatchNorm3d):

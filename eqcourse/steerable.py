@@ -13,9 +13,9 @@ same pixel centres, which the grid's 90-degree symmetry maps onto each other onl
 turns.
 
 Conventions follow e2cnn (Weiler & Cesa 2019): rings at integer radii, width sigma = 0.6 (0.4
-for the outermost ring, a point at the centre pixel), and a band limit that lets a ring of
-radius r carry frequencies up to about 2r (at most 2 on the outermost ring, which the square
-only partly contains), so that a harmonic is not sampled more finely than the pixels on its
+for the outermost ring, a point at the centre pixel) unless ``sigma`` is given, and a band limit
+that lets a ring of radius r carry frequencies up to about 2r (at most 2 on the outermost ring,
+which the square only partly contains), so that a harmonic is not sampled more finely than the pixels on its
 ring allow (aliasing).
 
 ``SteerableLiftingConv2d`` and ``SteerableGroupConv2d`` are the layers of :mod:`eqcourse.nn`
@@ -35,17 +35,7 @@ from eqcourse.checks import check_positive_int
 from eqcourse.groups import C4, Group
 from eqcourse.nn import GroupConv2d, LiftingConv2d
 
-__all__ = ["SteerableBasis", "SteerableLiftingConv2d", "SteerableGroupConv2d", "group_geometry"]
-
-
-def group_geometry(group: Group, g: int) -> tuple[float, bool]:
-    """``(degrees, flip)`` of the element g: mirror left-right if ``flip``, then rotate."""
-    if not hasattr(group, "angle_and_flip"):
-        raise TypeError(
-            f"a steerable layer needs a group of rotations (and mirror images) such as "
-            f"CyclicGroup(8) or DihedralGroup(4); {group!r} has no angle_and_flip()."
-        )
-    return group.angle_and_flip(g)
+__all__ = ["SteerableBasis", "SteerableLiftingConv2d", "SteerableGroupConv2d"]
 
 
 def _default_max_frequency(radius: float, max_radius: float) -> int:
@@ -60,8 +50,9 @@ def _default_max_frequency(radius: float, max_radius: float) -> int:
 class SteerableBasis:
     """Gaussian rings times circular harmonics, sampled on a ``kernel_size`` x ``kernel_size`` grid.
 
-    ``SteerableBasis(kernel_size, sigma=0.6, max_frequency=None)``: rings at radii
-    0, 1, ..., (kernel_size - 1) / 2; ``max_frequency`` is a function ``(radius, max_radius) ->
+    ``SteerableBasis(kernel_size, sigma=None, max_frequency=None)``: rings at radii
+    0, 1, ..., (kernel_size - 1) / 2, each ``sigma`` pixels wide (None: e2cnn's widths, 0.6, 0.4
+    on the outer ring and a point at the centre); ``max_frequency`` is a function ``(radius, max_radius) ->
     int`` (default: e2cnn's band limit). ``len(basis)`` is the number of functions
     (1, 6, 12, 18 for kernel sizes 1, 3, 5, 7). ``basis.functions`` lists them as
     ``(radius, m, "cos" | "sin")``.
@@ -75,16 +66,21 @@ class SteerableBasis:
     that rotating the coefficients and rotating the functions agree.
     """
 
-    def __init__(self, kernel_size: int, sigma: float = 0.6, max_frequency=None) -> None:
+    def __init__(self, kernel_size: int, sigma: float | None = None, max_frequency=None) -> None:
         check_positive_int(kernel_size, "kernel_size")
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd (a centre pixel to rotate about); got {kernel_size}.")
-        if not isinstance(sigma, (int, float)) or isinstance(sigma, bool) or sigma <= 0:
-            raise ValueError(f"sigma must be a positive number (the width of a ring in pixels); got {sigma!r}.")
+        if sigma is not None and (not isinstance(sigma, int | float) or isinstance(sigma, bool) or sigma <= 0):
+            raise ValueError(
+                f"sigma must be a positive number (the width of every ring, in pixels) or None (e2cnn's "
+                f"widths); got {sigma!r}."
+            )
         self.kernel_size = kernel_size
-        self.sigma = float(sigma)
         max_radius = (kernel_size - 1) // 2
         self.radii = list(range(max_radius + 1))
+        #: the width of the ring at each radius
+        default = {max_radius: 0.4, 0: 0.005}  # a 1x1 kernel's only ring is the centre point
+        self.sigmas = {r: float(sigma) if sigma is not None else default.get(r, 0.6) for r in self.radii}
         rule = max_frequency or _default_max_frequency
         self.functions: list[tuple[int, int, str]] = []
         for r in self.radii:
@@ -120,8 +116,7 @@ class SteerableBasis:
         rho, alpha = torch.sqrt(x * x + y * y), torch.atan2(y, x)
         out = []
         for r, m, kind in self.functions:
-            sigma = 0.005 if r == 0 else 0.4 if r == self.radii[-1] else self.sigma
-            radial = torch.exp(-((rho - r) ** 2) / (2 * sigma**2))
+            radial = torch.exp(-((rho - r) ** 2) / (2 * self.sigmas[r] ** 2))
             if m == 0:
                 out.append(radial)
             else:  # a harmonic has no value at the centre: zero there keeps it continuous
@@ -143,7 +138,7 @@ class SteerableBasis:
 
     def for_group(self, group: Group) -> torch.Tensor:
         """``(G, len, k, k)``: the basis transformed by every element g of ``group``."""
-        return torch.stack([self.sample(*group_geometry(group, g)) for g in group.elements])
+        return torch.stack([self.sample(*group.angle_and_flip(g)) for g in group.elements])
 
     def rotate_coefficients(self, coefficients: torch.Tensor, degrees: float) -> torch.Tensor:
         """Coefficients ``(..., len)`` of a kernel -> those of the kernel rotated by ``degrees``.
@@ -172,7 +167,17 @@ class SteerableBasis:
 class _SteerableMixin:
     """Replace the pixel weights ``(..., k, k)`` by basis coefficients ``(..., len(basis))``."""
 
-    def _make_steerable(self, kernel_size: int, basis: SteerableBasis | None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        padding: int = 0,
+        bias: bool = True,
+        group: Group = C4,
+        basis: SteerableBasis | None = None,
+    ) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=bias, group=group)
         basis = basis or SteerableBasis(kernel_size)
         if basis.kernel_size != kernel_size:
             raise ValueError(
@@ -180,11 +185,13 @@ class _SteerableMixin:
                 f"Pass SteerableBasis({kernel_size}) or no basis."
             )
         self.basis = basis
-        self.register_buffer("basis_bank", basis.for_group(self.group), persistent=False)  # (G, J, k, k)
+        self.register_buffer("basis_bank", basis.for_group(group), persistent=False)  # (G, J, k, k)
         shape = (*self.weight.shape[:-2], len(basis))
         # the same expected squared norm per kernel as the pixel initialisation: k² pixels -> J functions
         bound = kernel_size / math.sqrt(len(basis)) / math.sqrt(self.weight[0].numel())
         self.weight = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+        perms = torch.tensor([group.permutation(g) for g in group.elements])
+        self.register_buffer("group_permutations", perms, persistent=False)  # [g, h] = g⁻¹h
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", basis={len(self.basis)} functions"
@@ -197,19 +204,6 @@ class SteerableLiftingConv2d(_SteerableMixin, LiftingConv2d):
     group=C4, basis=None)``: images ``(B, C_in, H, W)`` -> ``(B, C_out, G, H', W')``, like
     :class:`eqcourse.nn.LiftingConv2d`; ``weight`` is ``(C_out, C_in, len(basis))``.
     """
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        padding: int = 0,
-        bias: bool = True,
-        group: Group = C4,
-        basis: SteerableBasis | None = None,
-    ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=bias, group=group)
-        self._make_steerable(kernel_size, basis)
 
     def build_bank(self) -> torch.Tensor:
         """``(C_out * G, C_in, k, k)``: ``bank[o, g, i] = sum_j weight[o, i, j] · basis_g[j]``."""
@@ -227,21 +221,6 @@ class SteerableGroupConv2d(_SteerableMixin, GroupConv2d):
     :class:`eqcourse.nn.GroupConv2d`; ``weight`` is ``(C_out, C_in, G, len(basis))``. Output
     element g uses the kernel rotated by g in the basis and read from the group axis at g⁻¹h.
     """
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        padding: int = 0,
-        bias: bool = True,
-        group: Group = C4,
-        basis: SteerableBasis | None = None,
-    ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=bias, group=group)
-        self._make_steerable(kernel_size, basis)
-        perms = torch.tensor([group.permutation(g) for g in group.elements])
-        self.register_buffer("group_permutations", perms, persistent=False)  # [g, h] = g⁻¹h
 
     def build_bank(self) -> torch.Tensor:
         """``(C_out * G, C_in * G, k, k)``: ``[o, g, i, h] = sum_j weight[o, i, g⁻¹h, j] · basis_g[j]``."""

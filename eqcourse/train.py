@@ -24,11 +24,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from eqcourse._speed import frozen_banks
 from eqcourse.checks import check_positive_int
 from eqcourse.data import load_mnist, rotate_by_angle, rotate_by_radians, subset
 from eqcourse.groups import C4
 from eqcourse.models import build_model, count_parameters
-from eqcourse.nn import frozen_banks
 from eqcourse.pretrained import (
     AUGMENTATIONS,
     CHECKPOINT_DIR,

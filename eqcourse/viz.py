@@ -33,19 +33,23 @@ def _single_image(x: torch.Tensor, name: str = "x") -> torch.Tensor:
 
 
 def _element_label(group: Group, g: int) -> str:
-    """``"r1: 90°"`` or ``"r1 f: mirror, then 90°"`` (element ``k + 4 m`` is r^k f^m)."""
-    k, m = g % 4, g // 4
-    return f"{group.element_name(g)}: " + ("mirror, then " if m else "") + f"{90 * k}°"
+    """``"r1: 45°"`` or ``"r1 f: mirror, then 45°"``: the angle and mirror of g in ``group``."""
+    degrees, flip = group.angle_and_flip(g)
+    return f"{group.element_name(g)}: " + ("mirror, then " if flip else "") + f"{degrees:g}°"
 
 
 def plot_orbit(x: torch.Tensor, group: Group = C4, title: str | None = None) -> plt.Figure:
-    """The orbit of one image: g·x for every element g of ``group`` (C4: one row, D4: two)."""
+    """The orbit of one image: g·x for every element g of ``group``, one row per (up to) 8 rotations.
+
+    C4: one row; D4: the rotations, then their mirror images; C16: two rows of eight.
+    """
     if not isinstance(group, Group):
         raise TypeError(f"group must be an eqcourse group such as C4 or D4; got {type(group).__name__}.")
     img = _single_image(x)
     if img.shape[0] != img.shape[1]:
         raise ValueError(f"x must be square so that 90-degree rotations map it to itself; got {tuple(img.shape)}.")
-    ncols = min(group.order, 4)
+    rotations = sum(not group.angle_and_flip(g)[1] for g in group.elements)
+    ncols = min(rotations, 8)
     nrows = math.ceil(group.order / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, 2.5 * nrows + 0.4), squeeze=False)
     for g, ax in zip(group.elements, axes.flat, strict=True):

@@ -8,10 +8,11 @@ import copy
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.nn.utils import prune
 
 from eqcourse import nn as enn
-from eqcourse.groups import C4, D4
+from eqcourse.groups import D4
 from eqcourse.models import P4CNN
 
 
@@ -24,12 +25,20 @@ def _layers():
 
 
 def _reference(layer, x):
-    """The layer's output computed from scratch, bypassing anything the layer keeps."""
-    bank = layer.build_bank()
-    bias = None if layer.bias is None else layer.bias.repeat_interleave(layer.group.order)
-    if isinstance(layer, enn.GroupConv2d):
-        x = x.flatten(1, 2)
-    return torch.nn.functional.conv2d(x, bank, bias, padding=layer.padding).unflatten(1, (-1, layer.group.order))
+    """The layer's output from the definition, one conv2d per output element g, without ``build_bank``.
+
+    Lifting: output g convolves x with g·w. Group convolution: output g sums, over input slices h,
+    the convolution of slice h with g·w[g⁻¹h].
+    """
+    G, w = layer.group, layer.weight
+    outputs = []
+    for g in G.elements:
+        if isinstance(layer, enn.GroupConv2d):
+            kernel = torch.stack([G.transform(g, w[:, :, G.compose(G.inverse(g), h)]) for h in G.elements], dim=2)
+            outputs.append(F.conv2d(x.flatten(1, 2), kernel.flatten(1, 2), layer.bias, padding=layer.padding))
+        else:
+            outputs.append(F.conv2d(x, G.transform(g, w), layer.bias, padding=layer.padding))
+    return torch.stack(outputs, dim=2)
 
 
 IDS = ["lift", "gconv-C4", "gconv-D4"]
@@ -41,11 +50,11 @@ def test_hand_edits_through_data_are_seen(i):
     with torch.no_grad():
         before = layer(x)
         layer.weight.data.mul_(0)  # .data does not bump the version counter
-        assert torch.equal(layer(x), _reference(layer, x))
+        assert torch.allclose(layer(x), _reference(layer, x), atol=1e-6)
         layer.weight.data[0, 0] = torch.randn_like(layer.weight.data[0, 0])
         after = layer(x)
     assert not torch.allclose(after, before)
-    assert torch.equal(after, _reference(layer, x).detach())
+    assert torch.allclose(after, _reference(layer, x).detach(), atol=1e-6)
 
 
 @pytest.mark.parametrize("i", range(3), ids=IDS)
@@ -105,8 +114,8 @@ def test_deepcopy_is_independent(i):
         layer(x)
         twin = copy.deepcopy(layer)
         twin.weight.data.add_(1)
-        assert torch.equal(layer(x), _reference(layer, x))
-        assert torch.equal(twin(x), _reference(twin, x))
+        assert torch.allclose(layer(x), _reference(layer, x), atol=1e-6)
+        assert torch.allclose(twin(x), _reference(twin, x), atol=1e-6)
         assert not torch.allclose(twin(x), layer(x))
 
 
@@ -118,12 +127,12 @@ def test_pruning_is_seen(i):
         prune.l1_unstructured(layer, "weight", amount=0.5)
         after = layer(x)
         assert (layer.weight == 0).float().mean() >= 0.5
-        assert torch.equal(after, _reference(layer, x))
+        assert torch.allclose(after, _reference(layer, x), atol=1e-6)
         assert not torch.allclose(after, before)
         prune.l1_unstructured(layer, "weight", amount=0.5)  # again: only the mask buffer changes
         again = layer(x)
         assert (layer.weight == 0).float().mean() >= 0.75
-        assert torch.equal(again, _reference(layer, x))
+        assert torch.allclose(again, _reference(layer, x), atol=1e-6)
         prune.remove(layer, "weight")
         assert torch.equal(layer(x), again)
 
@@ -155,66 +164,3 @@ def test_gradients_reach_every_parameter_of_a_whole_model():
     torch.nn.functional.cross_entropy(model(torch.rand(4, 1, 28, 28)), torch.arange(4)).backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
-
-
-def test_frozen_banks_serve_a_fixed_bank_and_let_go():
-    model = P4CNN().eval()
-    x = torch.rand(3, 1, 28, 28)
-    with torch.no_grad():
-        expected = model(x)
-        with enn.frozen_banks(model):
-            assert torch.equal(model(x), expected)
-            # a gradient pass inside the block still builds its own bank and reaches the weights
-            with torch.enable_grad():
-                model(x).sum().backward()
-            assert model.lift.weight.grad is not None
-        model.lift.weight.data.mul_(0)
-        assert not torch.allclose(model(x), expected)  # outside the block the edit is seen
-    assert all(m._frozen is None for m in model.modules() if isinstance(m, enn.LiftingConv2d | enn.GroupConv2d))
-
-
-def test_frozen_banks_leave_nothing_behind_after_an_error():
-    model = P4CNN().eval()
-    with pytest.raises(RuntimeError, match="boom"), enn.frozen_banks(model):
-        raise RuntimeError("boom")
-    assert all(getattr(m, "_frozen", None) is None for m in model.modules())
-
-
-def test_frozen_banks_rejects_what_is_not_a_module():
-    with pytest.raises(TypeError, match="torch.nn.Module"):
-        with enn.frozen_banks("p4_cnn"):
-            pass
-
-
-def test_a_subclass_can_still_override_build_bank():
-    class Masked(enn.GroupConv2d):
-        def build_bank(self):
-            return super().build_bank() * 0
-
-    layer, x = Masked(2, 3, 3, padding=1, bias=False), torch.randn(1, 2, 4, 6, 6)
-    assert torch.equal(layer(x), torch.zeros_like(layer(x)))
-    with enn.frozen_banks(layer), torch.no_grad():
-        assert torch.equal(layer(x), torch.zeros_like(layer(x)))
-
-
-@pytest.mark.parametrize("G", [C4, D4], ids=str)
-def test_frozen_and_fresh_banks_agree_on_a_model(G):
-    from eqcourse.models import GroupCNN
-
-    model = GroupCNN(G, (2, 3, 4)).eval()
-    x = torch.rand(2, 1, 28, 28)
-    with torch.no_grad():
-        fresh = model(x)
-        with enn.frozen_banks(model):
-            assert torch.equal(model(x), fresh)
-
-
-def test_a_copy_made_inside_frozen_banks_is_not_frozen():
-    model = P4CNN().eval()
-    x = torch.rand(2, 1, 28, 28)
-    with enn.frozen_banks(model):
-        twin = copy.deepcopy(model)
-    assert all(m._frozen is None for m in twin.modules() if isinstance(m, enn.GroupConv2d))
-    with torch.no_grad():
-        twin.lift.weight.data.mul_(0)
-        assert not torch.allclose(twin(x), model(x))

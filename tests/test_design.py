@@ -52,3 +52,10 @@ def test_only_the_groups_call_rot90():
 def test_no_docstring_cites_a_missing_design_file():
     for path in (ROOT / "eqcourse").glob("*.py"):
         assert "DESIGN.md" not in path.read_text(), path.name
+
+
+def test_every_module_of_the_package_is_in_the_design():
+    """Read from the directory, so a module added (or removed) without its row fails here."""
+    files = {p.stem for p in (ROOT / "eqcourse").glob("*.py")}
+    missing = files - set(_allowed())
+    assert not missing, f"docs/design.md's module table has no row for {sorted(missing)}"

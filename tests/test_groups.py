@@ -161,3 +161,14 @@ def test_dihedral_n_flips_then_rotates():
     r2f = D8.element(2, flip=True)
     assert torch.equal(D8.transform(r2f, x), torch.rot90(torch.flip(x, dims=(-1,)), 1, dims=(-2, -1)))
     assert D8.angle_and_flip(r2f) == (90.0, True)
+
+
+def test_groups_are_equal_when_they_act_alike_and_hash_alike():
+    """C4 is CyclicGroup(4): same kind, same n. Isomorphic groups that act differently are not equal."""
+    assert C4 == CyclicGroup(4) and D4 == DihedralGroup(4) and CyclicGroup(8) == CyclicGroup(8)
+    assert hash(C4) == hash(CyclicGroup(4)) and hash(DihedralGroup(8)) == hash(DihedralGroup(8))
+    assert len({C4, CyclicGroup(4), D4, DihedralGroup(4), CyclicGroup(8)}) == 3
+    assert {C4: "p4"}[CyclicGroup(4)] == "p4"
+    assert C4 != CyclicGroup(8) and C4 != DihedralGroup(2)  # D2 has order 4 too, but mirrors
+    assert CyclicGroup(2) != DihedralGroup(1)  # both of order 2: a half turn and a mirror
+    assert C4 != "C4" and C4 != 4

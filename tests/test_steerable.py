@@ -117,5 +117,26 @@ def test_any_angle_cnn_shapes_parameters_and_errors():
     class Translations(Group):
         name, order = "T", 2
 
-    with pytest.raises(TypeError, match="angle_and_flip"):
+    with pytest.raises(NotImplementedError, match="angle_and_flip"):
         SteerableLiftingConv2d(1, 1, 3, group=Translations())
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_sigma_sets_the_width_of_every_ring(k):
+    """A given sigma is the width of every ring, the outer one and those of 3x3 kernels included."""
+    outer = (k - 1) // 2
+    for sigma in (0.3, 0.8):
+        basis = SteerableBasis(k, sigma=sigma)
+        values = basis.sample()
+        for i, (r, m, _) in enumerate(basis.functions):
+            if m == 0 and r > 0:  # the ring's profile along a row: exp(-(rho - r)² / (2 sigma²)) up to scale
+                row = values[i, (k - 1) // 2]  # the centre row: rho = |x|
+                expected = torch.exp(-((torch.arange(k) - outer).abs() - r).double() ** 2 / (2 * sigma**2))
+                assert torch.allclose(row.double() / row.max(), expected / expected.max(), atol=1e-5), (r, sigma)
+    assert not torch.allclose(SteerableBasis(k, sigma=0.8).sample(), SteerableBasis(k).sample())
+
+
+def test_sigma_must_be_a_positive_number():
+    for bad in (0, -1.0, "wide", True):
+        with pytest.raises(ValueError, match="sigma must be a positive number"):
+            SteerableBasis(3, sigma=bad)

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from eqcourse.groups import C4, D4  # noqa: E402
+from eqcourse.groups import C4, D4, CyclicGroup, DihedralGroup  # noqa: E402
 from eqcourse.viz import (  # noqa: E402
     plot_accuracy_vs_angle,
     plot_cayley_table,
@@ -22,22 +22,26 @@ def _close_figures():
     plt.close("all")
 
 
-@pytest.mark.parametrize("G", [C4, D4], ids=str)
-def test_plot_orbit_draws_every_group_element(G):
+@pytest.mark.parametrize("G", [C4, D4, CyclicGroup(8), CyclicGroup(16), DihedralGroup(8)], ids=str)
+def test_plot_orbit_draws_and_labels_every_group_element(G):
+    """Each panel shows g·x under a title with g's own angle (not g % 4 quarter turns)."""
     x = torch.rand(1, 1, 6, 6)
     fig = plot_orbit(x, group=G)
     axes = [ax for ax in fig.axes if ax.images]
     assert len(axes) == G.order
     for g, ax in zip(G.elements, axes, strict=True):
-        assert ax.get_title().startswith(G.element_name(g) + ":")
+        degrees, flip = G.angle_and_flip(g)
+        mirror = "mirror, then " if flip else ""
+        assert ax.get_title() == f"{G.element_name(g)}: {mirror}{degrees:g}°"
         assert torch.equal(torch.as_tensor(ax.images[0].get_array().data), G.act_on_image(g, x[0, 0]))
     assert fig._suptitle is not None and G.name in fig._suptitle.get_text()
 
 
 def test_plot_orbit_labels_angles():
-    fig = plot_orbit(torch.rand(5, 5), group=D4)
-    titles = [ax.get_title() for ax in fig.axes]
+    titles = [ax.get_title() for ax in plot_orbit(torch.rand(5, 5), group=D4).axes]
     assert titles[1] == "r1: 90°" and titles[5] == "r1 f: mirror, then 90°"
+    titles = [ax.get_title() for ax in plot_orbit(torch.rand(5, 5), group=DihedralGroup(8)).axes]
+    assert titles[3] == "r3: 135°" and titles[9] == "r1 f: mirror, then 45°"
 
 
 @pytest.mark.parametrize("x", [torch.rand(2, 1, 5, 5), torch.rand(5), torch.rand(4, 5)])
