@@ -15,15 +15,6 @@ def test_results_table_is_the_one_the_command_prints():
     assert format_table(results) in README, "README's results table is stale: paste `python -m eqcourse evaluate`"
 
 
-def test_rotated_mnist_table_is_the_one_the_command_prints():
-    from eqcourse.rotruns import format_rot_table
-
-    results = json.loads((RESULTS_FILE.parent / "rotmnist_results.json").read_text())
-    assert format_rot_table(results) in README, (
-        "README's rotated-MNIST table is stale: paste `python -m eqcourse evaluate --suite rotmnist`"
-    )
-
-
 def test_every_notebook_is_listed_with_a_working_link():
     notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert notebooks, "no notebooks found"
