@@ -9,6 +9,23 @@ import torch
 
 from eqcourse.data import load_mnist, subset
 
+# Integration tests in files this conftest marks as a whole (the rest say `pytest.mark.integration` themselves):
+# the browser walkthrough and the classroom (their own make targets), `make notebooks` offline, the student
+# wheel in a fresh venv, and a notebook run in a kernel by benchmarks/notebook_cost.py.
+INTEGRATION = (
+    "e2e/",
+    "classroom/",
+    "test_wheel.py::",
+    "test_cost.py::test_notebook_cost_runs_a_notebook_and_tables_it",
+)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        where = item.nodeid.split("tests/", 1)[-1]
+        if where.startswith(INTEGRATION):
+            item.add_marker(pytest.mark.integration)
+
 
 @pytest.fixture(autouse=True)
 def _seed():

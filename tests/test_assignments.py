@@ -425,6 +425,7 @@ def test_replace_solutions_releases_cells_as_nbgrader_does(aid):
         assert assignments.replace_solutions(cell.source, stub) == released.source, cell.source
 
 
+@pytest.mark.integration
 def test_make_assignments_command(tmp_path):
     """The command behind `make assignments` (here with --no-db, on the first notebook; the session
     fixture generates every notebook through the same functions) into a folder outside the repository."""
@@ -438,6 +439,7 @@ def test_make_assignments_command(tmp_path):
         assignments.main(["--root", str(tmp_path), "99_no_such_notebook"])
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("aid", IDS)
 def test_release_leaks_no_solution_and_no_hidden_test(aid, graded):
     g = ready(graded, aid)
@@ -465,6 +467,7 @@ def test_release_leaks_no_solution_and_no_hidden_test(aid, graded):
     assert checked >= len(exercises(source)), f"only {checked} secret lines to check"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("aid", IDS)
 def test_student_release_runs_except_the_exercises(aid, graded):
     """The untouched release, executed by nbgrader: only exercises fail, with NotImplementedError."""
@@ -493,6 +496,7 @@ def test_student_release_runs_except_the_exercises(aid, graded):
     assert not problems, f"student version of {aid}:\n  " + "\n  ".join(problems)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("aid", IDS)
 def test_autograde_correct_submission_scores_full_points(aid, graded):
     g = ready(graded, aid)
@@ -512,6 +516,7 @@ def test_autograde_correct_submission_scores_full_points(aid, graded):
             f"{nbg(cell)['grade_id']}: autograde ran without the hidden tests"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("aid", IDS)
 def test_autograde_untouched_release_scores_zero(aid, graded):
     g = ready(graded, aid)
@@ -553,6 +558,7 @@ def test_wrong_answer_catalogue_covers_every_exercise(aid):
     assert not problems, f"tests/wrong_answers/nb{aid[:2]}.py:\n  " + "\n  ".join(problems)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("aid", IDS)
 def test_autograde_wrong_answers_score_zero_and_leave_the_rest(aid, graded):
     """Every wrong answer (catalogued, or `return None` without a catalogue) scores zero on its exercise,
@@ -574,6 +580,7 @@ def test_autograde_wrong_answers_score_zero_and_leave_the_rest(aid, graded):
     assert not problems, "\n  ".join(["autograding the wrong answers:", *problems])
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("aid", IDS)
 def test_nbgrader_validate_passes_on_the_source(aid, graded):
     out = graded[aid].validate_output

@@ -122,6 +122,7 @@ def test_every_imported_package_is_required() -> None:
     assert not missing, "imported but not required:\n" + "\n".join(missing)
 
 
+@pytest.mark.integration
 def test_repo2docker_builds_python_311_with_binder_requirements() -> None:
     exe = shutil.which("repo2docker", path=str(Path(sys.executable).parent)) or shutil.which("repo2docker")
     if exe is None:

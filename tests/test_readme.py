@@ -25,12 +25,6 @@ def test_every_notebook_is_listed_with_a_working_link():
             assert (ROOT / link).exists(), f"README links to {link}, which does not exist"
 
 
-def test_binder_badge_opens_the_first_notebook():
-    urls = re.findall(r"https://mybinder.org/v2/gh/[^)\s]+", README)
-    assert urls and all("urlpath=lab/tree/notebooks/01_groups.ipynb" in u for u in urls)
-    assert (ROOT / "notebooks" / "01_groups.ipynb").exists()
-
-
 def test_the_two_commands_and_named_targets_exist():
     makefile = (ROOT / "Makefile").read_text()
     for target in re.findall(r"`make ([a-z-]+)", README):

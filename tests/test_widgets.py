@@ -1,5 +1,7 @@
 """The rotation explorer: the plain ``explore`` function and the ipywidgets container on top."""
 
+import io
+
 import ipywidgets as widgets
 import pytest
 import torch
@@ -32,11 +34,21 @@ def test_explore_reports_every_model_with_probabilities(dataset):
     result = explore(models, dataset, 0, 0)
     assert result["label"] == 1 and result["index"] == 0 and result["degrees"] == 0.0
     assert result["image"].shape == (28, 28)
+    assert [len(info["probabilities"]) for info in result["models"].values()] == [2, 10]  # one per class
     for info in result["models"].values():
-        assert len(info["probabilities"]) == 10 or len(info["probabilities"]) == 2
         assert abs(sum(info["probabilities"]) - 1) < 1e-5
         assert info["predicted"] == max(range(len(info["probabilities"])), key=info["probabilities"].__getitem__)
     assert result["models"]["corner"]["predicted"] == 1
+    assert result["models"]["corner"]["probabilities"][1] > 0.99  # softmax of the logits (-640, 640)
+
+
+def test_explore_leaves_each_model_in_its_mode(dataset):
+    plain, eq = SimpleCNN().train(), EqCNN().eval()
+    before = explore({"plain": plain.eval()}, dataset, 1, 90)["models"]["plain"]["probabilities"]
+    plain.train()
+    after = explore({"plain": plain, "eq": eq}, dataset, 1, 90)["models"]["plain"]["probabilities"]
+    assert plain.training and not eq.training
+    assert after == before  # asked in eval mode (no dropout, running batch-norm statistics) either way
 
 
 def test_explore_rotates_the_digit(dataset):
@@ -67,13 +79,22 @@ def test_explorer_is_a_live_widget_that_follows_its_controls(dataset):
     assert isinstance(box, widgets.VBox)
     assert isinstance(box.index, widgets.BoundedIntText) and box.index.max == 2
     assert isinstance(box.angle, widgets.IntSlider) and (box.angle.min, box.angle.max) == (0, 360)
-    first_png, first_html = box.image.value, box.bars.value
-    assert first_png[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "corner" in first_html and "plain" in first_html and "predicts <b>1</b>" in first_html
+    first_html = box.bars.value
+    assert "corner</b>: predicts <b>1</b> (right)" in first_html and "plain</b>" in first_html
+    assert torch.allclose(shown(box), box.result["image"], atol=1 / 255)  # the PNG is the digit asked about
     box.angle.value = 270
-    assert box.result["degrees"] == 270.0 and box.image.value != first_png
-    assert "predicts <b>0</b>" in box.bars.value and "270°" in box.bars.value
+    assert box.result["degrees"] == 270.0
+    assert torch.allclose(shown(box), torch.rot90(dataset.tensors[0][0, 0], 3), atol=1 / 255)
+    assert "corner</b>: predicts <b>0</b> (wrong)" in box.bars.value and "270°" in box.bars.value
     box.index.value = 2
-    assert box.result["index"] == 2 and box.result["label"] == 0
-    state = box.get_state()  # serialisable for the front end
-    assert state["_model_name"] == "VBoxModel"
+    assert box.result["index"] == 2 and box.result["label"] == 0 and box.result["degrees"] == 270.0
+    assert torch.allclose(shown(box), torch.rot90(dataset.tensors[0][2, 0], 3), atol=1 / 255)
+
+
+def shown(box) -> torch.Tensor:
+    """The explorer's PNG decoded back to a (28, 28) grey image in [0, 1] (drawn 5x5 per pixel)."""
+    import matplotlib.image
+
+    rgba = torch.from_numpy(matplotlib.image.imread(io.BytesIO(box.image.value), format="png"))
+    assert rgba.shape == (140, 140, 4), rgba.shape
+    return rgba[2::5, 2::5, 0]
