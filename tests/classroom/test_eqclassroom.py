@@ -172,3 +172,38 @@ def test_feedback_hides_hidden_tests_and_tracebacks():
         assert all(c.outputs[0].traceback == ["AssertionError: wrong"] for c in tests)
         checked += 1
     assert checked, "no course notebook has hidden tests"
+
+
+# --- login ---------------------------------------------------------------------------------------------------
+
+def test_pam_is_the_default_login_and_failed_logins_are_limited(tmp_path, monkeypatch):
+    """Without EQCOURSE_AUTH the hub uses PAM; after 5 failures in 10 minutes an account is not even tried."""
+    import asyncio
+
+    from jupyterhub.auth import PAMAuthenticator
+    from traitlets.config import PyFileConfigLoader
+
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "python").touch()
+    monkeypatch.setenv("EQCOURSE_CLASSROOM", str(tmp_path))
+    monkeypatch.setenv("EQCOURSE_INSTRUCTORS", "t")
+    monkeypatch.setenv("EQCOURSE_STUDENTS", "s")
+    monkeypatch.delenv("EQCOURSE_AUTH", raising=False)
+    config = PyFileConfigLoader("jupyterhub_config.py", path=str(REPO / "classroom")).load_config()
+    authenticator_class = config.JupyterHub.authenticator_class
+    assert issubclass(authenticator_class, PAMAuthenticator), authenticator_class
+    tried = []
+
+    async def wrong_password(self, handler, data):
+        tried.append(data["username"])
+
+    monkeypatch.setattr(PAMAuthenticator, "authenticate", wrong_password)
+    authenticator = authenticator_class(config=config)
+
+    async def attempts(name: str, n: int) -> list:
+        return [await authenticator.authenticate(None, {"username": name, "password": "guess"}) for _ in range(n)]
+
+    assert asyncio.run(attempts("victim", 7)) == [None] * 7
+    assert tried == ["victim"] * 5, "PAM was still asked after 5 failures"
+    asyncio.run(attempts("other", 1))
+    assert tried[-1] == "other", "one account's failures locked another"
