@@ -14,6 +14,8 @@ entry only when
 Anything else is skipped and reported (the other students' work is still collected). The time of
 a submission is the newest change time (ctime) of its folder and files, which no user can set back
 or forward; the timestamp in the name and in timestamp.txt is the student's claim and is replaced.
+Of a student's entries the newest good one is taken (nbgrader's `--before-duedate` is not supported:
+the due date is enforced by the late penalty, computed from that trusted time).
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-from jupyter_server.utils import url_path_join  # noqa: F401 (the server is importable: we run inside it)
 from tornado import web
 
 
