@@ -101,25 +101,34 @@ CLASSROOM_DIR ?= /srv/eqcourse
 CLASSROOM_INSTRUCTOR ?= eqc-teacher
 CLASSROOM_STUDENTS ?= eqc-student1,eqc-student2
 CLASSROOM_PORT ?= 8000
-.PHONY: classroom classroom-test classroom-remove
+.PHONY: classroom classroom-test classroom-remove sandbox-tools
 
 $(CHP): classroom/package.json classroom/package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js and npm (as root: apt-get install -y nodejs npm)" >&2; exit 1; }
 	npm ci --prefix classroom --no-audit --no-fund --loglevel=error
 	touch $@
 
-# A demo hub on http://127.0.0.1:$(CLASSROOM_PORT)/ as root, with a dummy login (TESTING ONLY: one shared password,
-# printed at start; set EQCOURSE_DUMMY_PASSWORD to choose it). Creates the users; `make classroom-remove` deletes them.
-classroom: $(STAMP) $(CHP)
+# The grading sandbox's tools from Debian (installed as root when missing): bubblewrap, sudo, util-linux's prlimit.
+sandbox-tools:
+	@if [ -x /usr/bin/bwrap ] && [ -x /usr/bin/sudo ] && [ -x /usr/bin/prlimit ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap sudo util-linux; \
+	else echo "error: the grading sandbox needs bwrap, sudo and prlimit (as root: apt-get install -y bubblewrap sudo util-linux)" >&2; exit 1; fi
+
+# A hub on http://127.0.0.1:$(CLASSROOM_PORT)/ as root: PAM login with the system passwords, a generated one
+# printed once for each account that has none. Creates the users (and $(CLASSROOM_INSTRUCTOR)-grader, which runs
+# submissions in the sandbox); `make classroom-remove` deletes them.
+classroom: $(STAMP) $(CHP) sandbox-tools
 	@[ "$$(id -u)" = 0 ] || { echo "error: the classroom runs each user's server as that user: run as root (sudo make classroom)" >&2; exit 1; }
 	env -u PYTHONPATH $(BIN)/python classroom/course.py serve $(CLASSROOM_DIR) --instructor $(CLASSROOM_INSTRUCTOR) \
 		--students $(CLASSROOM_STUDENTS) --port $(CLASSROOM_PORT)
 
 classroom-remove:
-	$(BIN)/python classroom/course.py remove $(CLASSROOM_DIR) --users $(CLASSROOM_INSTRUCTOR),$(CLASSROOM_STUDENTS)
+	$(BIN)/python classroom/course.py remove $(CLASSROOM_DIR) --users $(CLASSROOM_INSTRUCTOR),$(CLASSROOM_STUDENTS),$(CLASSROOM_INSTRUCTOR)-grader
 
-# Four system users play 01_groups through the exchange (tests/classroom/); offline like `e2e`. Needs root.
-classroom-test: $(STAMP) chromium $(CHP)
+# Five system users play 01_groups through the exchange and try the attacks of issue 18 (tests/classroom/);
+# offline like `e2e`. Needs root.
+classroom-test: $(STAMP) chromium $(CHP) sandbox-tools
 	EQCOURSE_CLASSROOM_TEST=1 $(OFFLINE) env -u PYTHONPATH $(BIN)/python -m pytest tests/classroom -q -rs -p no:cacheprovider \
 		--junitxml=$(CLASSROOM_JUNIT)
 CLASSROOM_JUNIT := tests/classroom/screenshots/junit.xml

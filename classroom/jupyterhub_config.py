@@ -8,7 +8,7 @@
 #   EQCOURSE_INSTRUCTORS        comma-separated system users who grade (formgrader, admin page)
 #   EQCOURSE_STUDENTS           comma-separated system users who learn (Assignments tab only)
 #   EQCOURSE_HUB_PORT           public port on 127.0.0.1 (default 8000)
-#   EQCOURSE_AUTH               "dummy" (testing only: one shared password) or "pam" (system passwords)
+#   EQCOURSE_AUTH               "pam" (system passwords, the default) or "dummy" (the automated test only)
 #   EQCOURSE_DUMMY_PASSWORD     the shared password of the dummy login
 #   EQCOURSE_CLASSROOM_API_TOKEN  optional: a service token that may manage users (used by the tests)
 import os
@@ -52,7 +52,7 @@ c.JupyterHub.cleanup_servers = True  # stopping the hub stops every user's serve
 # --- who may log in --------------------------------------------------------------------------------------------
 c.Authenticator.allowed_users = INSTRUCTORS | STUDENTS
 c.Authenticator.admin_users = INSTRUCTORS
-auth = os.environ.get("EQCOURSE_AUTH", "dummy")
+auth = os.environ.get("EQCOURSE_AUTH", "pam")
 if auth == "dummy":
     password = os.environ.get("EQCOURSE_DUMMY_PASSWORD", "")
     if len(password) < 8:
@@ -63,8 +63,33 @@ if auth == "dummy":
               "Never expose it beyond this machine; see docs/teaching.md to use a real authenticator.")
     print("\n" + "!" * 100 + f"\n!!! {banner}\n" + "!" * 100 + "\n", file=sys.stderr, flush=True)
     c.JupyterHub.template_vars = {"announcement_login": banner, "announcement": banner}
-elif auth == "pam":
-    c.JupyterHub.authenticator_class = "pam"  # the system accounts' own passwords
+elif auth == "pam":  # the system accounts' own passwords (course.py serve generates them)
+    import time
+    from collections import defaultdict, deque
+
+    from jupyterhub.auth import PAMAuthenticator
+
+    class LimitedPAMAuthenticator(PAMAuthenticator):
+        """PAM, with every failed login logged and at most 5 failures per account in 10 minutes."""
+
+        failures = defaultdict(deque)
+
+        async def authenticate(self, handler, data):
+            name = str((data or {}).get("username", ""))[:64]
+            recent = self.failures[name]
+            while recent and time.monotonic() - recent[0] > 600:
+                recent.popleft()
+            address = handler.request.remote_ip if handler is not None else "?"
+            if len(recent) >= 5:
+                self.log.warning("login refused for %r from %s: 5 failed logins in 10 minutes", name, address)
+                return None
+            user = await super().authenticate(handler, data)
+            if user is None:
+                recent.append(time.monotonic())
+                self.log.warning("failed login for %r from %s (%d in 10 minutes)", name, address, len(recent))
+            return user
+
+    c.JupyterHub.authenticator_class = LimitedPAMAuthenticator
 else:
     sys.exit(f"jupyterhub_config.py: EQCOURSE_AUTH={auth!r}; expected 'dummy' or 'pam' "
              "(or replace this block with your own authenticator, see docs/teaching.md)")
@@ -76,11 +101,12 @@ c.Spawner.cmd = [str(VENV / "bin" / "python"), "-m", "jupyterhub.singleuser"]
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
-# Not PYTHONPATH: a checkout on it would put the solutions' package in front of the installed one.
+# Not the caller's PYTHONPATH: a checkout on it would put the solutions' package in front of the installed one.
 c.Spawner.env_keep = ["LANG", "LC_ALL"]
 COMMON_ENV = {
     "PATH": f"{VENV / 'bin'}:/usr/local/bin:/usr/bin:/bin",
     "EQCOURSE_EXCHANGE": str(CLASSROOM / "exchange"),
+    "PYTHONPATH": str(CLASSROOM / "etc" / "lib"),  # classroom/eqclassroom (the exchange and grading classes)
     "EQCOURSE_PROGRESS": "0",
     "MPLBACKEND": "Agg",
     "OMP_NUM_THREADS": os.environ.get("EQCOURSE_KERNEL_THREADS", "1"),  # one core per notebook (docs/teaching.md)
@@ -92,9 +118,10 @@ c.Spawner.environment = COMMON_ENV
 
 
 def per_role(spawner) -> None:
-    """Students get the instructor tools switched off (etc/student/ first on their config path)."""
+    """Students get the instructor tools switched off (etc/student/), the instructor the grading settings."""
     etc = CLASSROOM / "etc"
-    path = str(etc / "common") if spawner.user.name in INSTRUCTORS else f"{etc / 'student'}:{etc / 'common'}"
+    own = "instructor" if spawner.user.name in INSTRUCTORS else "student"
+    path = f"{etc / own}:{etc / 'common'}"
     # a new dict for this spawner: the configured one is shared by every spawner
     spawner.environment = {**spawner.environment, "JUPYTER_CONFIG_PATH": path}
 

@@ -1,7 +1,7 @@
 """The classroom for real: JupyterHub, system users and nbgrader's exchange, played by four people.
 
 `make classroom-test` (part of `make test`, as root) runs this; a plain `pytest tests` skips it. It
-creates an instructor and three students as system users, starts the hub of `classroom/`, and plays
+creates an instructor and four students as system users, starts the hub of `classroom/`, and plays
 `01_groups` through the exchange. Everything a user does happens in that user's own single-user
 server (as that user's uid), reached through the hub with an API token: the instructor's formgrader
 API generates, releases, collects, autogrades and returns feedback; each student's nbgrader
@@ -9,10 +9,17 @@ Assignments API fetches, submits and fetches feedback. One student solves the as
 source's solution cells), one submits it untouched, one gets one exercise wrong. Then students try
 to read what is not theirs (as their system user) and a logged-out browser tries the hub's pages.
 Expected scores come from the source notebook's nbgrader metadata, not from a table here.
+
+Then the attacks of issue 18, each as a student would try it (as the student's system user, or in a
+submitted notebook), each test asserting that the harm did not happen: a forged `--student`, a
+future timestamp, links, FIFOs, oversized and malformed entries in inbound/, a squatted course
+folder, and a hostile submission (from a fourth student who uses only the command line) that
+steals, plants, phones home, forks, loops, eats memory and rewires IPython so later tests pass.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -42,6 +49,9 @@ SOURCE = REPO / "notebooks" / f"{ASSIGNMENT}.ipynb"
 TEACHER = "eqct-teacher"
 SOLVER, IDLE, WRONG = "eqct-alice", "eqct-bob", "eqct-carol"
 STUDENTS = [SOLVER, IDLE, WRONG]
+HOSTILE = "eqct-mallory"  # command line only (no server): the hostile submission
+GRADER = course.grader_of(TEACHER)
+MARK = "eqc" + secrets.token_hex(6)  # in everything the attacks leave, to look for it afterwards
 CHROMIUM = Path(os.environ.get("EQCOURSE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -154,7 +164,7 @@ def hub() -> Hub:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{reason} (CI runs as root)", pytrace=False)
         pytest.skip(reason)
-    users = [TEACHER, *STUDENTS]
+    users = [TEACHER, *STUDENTS, HOSTILE, GRADER]
     course.remove(None, users)  # leftovers of an interrupted run (these names are the test's own)
     t0 = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="eqcourse-classroom-", dir="/tmp"))
@@ -162,11 +172,11 @@ def hub() -> Hub:
     HUB_ROOT[:] = [root]
     process = None
     try:
-        course.prepare(root, TEACHER, STUDENTS)
+        course.prepare(root, TEACHER, [*STUDENTS, HOSTILE], cell_timeout=30, notebook_timeout=240)
         timings = {"prepare (wheel, venv, users)": time.monotonic() - t0}
         port = free_port()
         token = secrets.token_hex(32)
-        env = course.hub_env(root, TEACHER, STUDENTS, port)
+        env = course.hub_env(root, TEACHER, [*STUDENTS, HOSTILE], port, auth="dummy")
         env.update({"EQCOURSE_CLASSROOM_API_TOKEN": token, "EQCOURSE_FAST": "1",
                     "EQCOURSE_HUB_INTERNAL_PORT": str(free_port()), "EQCOURSE_PROXY_API_PORT": str(free_port())})
         log = root / "hub" / "hub.log"
@@ -218,6 +228,7 @@ def play(h: Hub) -> None:
 
     t = time.monotonic()
     teacher = f"/user/{TEACHER}/formgrader/api"
+    h.results["squat"] = as_user(IDLE, SQUAT.replace("COURSE", str(h.root / "exchange" / "eqcourse")))
     h.ok(f"{teacher}/assignment/{ASSIGNMENT}/assign", "POST")  # nbgrader generate_assignment
     h.ok(f"{teacher}/assignment/{ASSIGNMENT}/release", "POST")  # into the exchange's outbound/
     args = {"course_id": "eqcourse", "assignment_id": ASSIGNMENT}
@@ -245,10 +256,23 @@ def play(h: Hub) -> None:
     h.timings["release, fetch, submit"] = time.monotonic() - t
 
     t = time.monotonic()
-    h.ok(f"{teacher}/assignment/{ASSIGNMENT}/collect", "POST")
+    attack_the_exchange(h)
+    submit_hostile_notebook(h, solutions)
+    h.timings["attacks on the exchange, hostile submission"] = time.monotonic() - t
+
+    t = time.monotonic()
+    h.results["collect log"] = h.ok(f"{teacher}/assignment/{ASSIGNMENT}/collect", "POST").get("log", "")
+    h.results["collected at"] = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     for student in STUDENTS:
+        t1 = time.monotonic()
         h.ok(f"{teacher}/submission/{ASSIGNMENT}/{student}/autograde", "POST")
+        h.timings[f"autograde {student} (sandboxed)"] = time.monotonic() - t1
     h.timings["collect, autograde x3"] = time.monotonic() - t
+    t = time.monotonic()
+    h.results["latencies"] = autograde_while_polling(h, HOSTILE)
+    h.timings["autograde hostile"] = time.monotonic() - t
+    time.sleep(2)
+    h.results["survivors"] = [pid for pid in Path("/proc").iterdir() if pid.name.isdigit() and MARK in _cmdline(pid)]
     t = time.monotonic()
     h.ok(f"{teacher}/assignment/{ASSIGNMENT}/generate_feedback", "POST")
     h.ok(f"{teacher}/assignment/{ASSIGNMENT}/release_feedback", "POST")
@@ -264,8 +288,197 @@ def play(h: Hub) -> None:
         h.results["scores"] = {
             student: {g.name: float(g.score) for g in gb.find_submission_notebook(
                 ASSIGNMENT, ASSIGNMENT, student).grades}
-            for student in STUDENTS
+            for student in [*STUDENTS, HOSTILE]
         }
+        h.results["grades"] = {
+            student: {g.name: (g.auto_score, g.manual_score, g.needs_manual_grade) for g in
+                      gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student).grades}
+            for student in [*STUDENTS, HOSTILE]
+        }
+        h.results["timestamps"] = {s: gb.find_submission(ASSIGNMENT, s).timestamp for s in [*STUDENTS, HOSTILE]}
+        h.results["comments"] = [c.comment for c in gb.find_submission_notebook(
+            ASSIGNMENT, ASSIGNMENT, HOSTILE).comments if c.comment]
+
+
+# --- the attacks of issue 18 -------------------------------------------------------------------------------------
+
+SQUAT = r"""
+import json, os
+course = "COURSE"
+out = {}
+for name, action in [("make the course folder", lambda: os.mkdir(course)),
+                     ("move it away", lambda: os.rename(course, course + "-old")),
+                     ("make the assignment's outbound folder", lambda: os.mkdir(course + "/outbound/01_groups"))]:
+    try:
+        action(); out[name] = "done"
+    except OSError as err:
+        out[name] = type(err).__name__
+print(json.dumps(out))
+"""
+
+
+def student_cli(h: Hub, user: str, args: list[str], check: bool = True) -> subprocess.CompletedProcess:
+    """`nbgrader <args>` run by `user` in a terminal of their own (their home, the classroom's settings)."""
+    etc = h.root / "etc"
+    env = {"JUPYTER_CONFIG_PATH": f"{etc / 'student'}:{etc / 'common'}", "PYTHONPATH": str(etc / "lib"),
+           "EQCOURSE_EXCHANGE": str(h.root / "exchange"), "PATH": f"{h.root / 'venv' / 'bin'}:/usr/bin:/bin"}
+    proc = course.run_as(user, [str(h.root / "venv" / "bin" / "python"), "-m", "nbgrader", *args],
+                         env=env, cwd=h.root / "home" / user, capture_output=True, text=True, timeout=120)
+    assert not check or proc.returncode == 0, f"{user}: nbgrader {' '.join(args)}:\n{proc.stdout}{proc.stderr}"[-3000:]
+    return proc
+
+
+def attack_the_exchange(h: Hub) -> None:
+    """What a curious student does with inbound/ (each entry is named in h.results["planted"])."""
+    inbound = h.root / "exchange" / "eqcourse" / "inbound"
+    source = h.root / "home" / TEACHER / "course" / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    # bob submits his untouched notebook in alice's name (nbgrader's own command line)
+    student_cli(h, IDLE, ["submit", ASSIGNMENT, "--course", "eqcourse", f"--student={SOLVER}"])
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    planted = {
+        "link to the source": f"{IDLE}+{ASSIGNMENT}+{now}+link",
+        "FIFO": f"{IDLE}+{ASSIGNMENT}+{now}+fifo",
+        "oversized": f"{IDLE}+{ASSIGNMENT}+{now}+big",
+        "malformed name": f"{IDLE}+{ASSIGNMENT}",
+        "bad timestamp": f"{IDLE}+{ASSIGNMENT}+not-a-time+x",
+        "future timestamp": f"{WRONG}+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+future",
+    }
+    code = f"""
+import json, os
+inbound, planted, source = {str(inbound)!r}, {json.dumps(planted)}, {str(source)!r}
+nb = "{ASSIGNMENT}.ipynb"
+def folder(key):
+    path = os.path.join(inbound, planted[key]); os.mkdir(path)
+    with open(os.path.join(path, "timestamp.txt"), "w") as f:
+        f.write("2000-01-01 00:00:00.000000 UTC")
+    return path
+os.symlink(source, os.path.join(folder("link to the source"), nb))
+os.mkfifo(os.path.join(folder("FIFO"), nb))
+with open(os.path.join(folder("oversized"), nb), "wb") as f:
+    f.truncate(2**30)
+os.mkdir(os.path.join(inbound, planted["malformed name"]))
+os.mkdir(os.path.join(inbound, planted["bad timestamp"]))
+print(json.dumps("planted"))
+"""
+    as_user(IDLE, code)
+    # carol copies her own submission into a folder dated 2099, to win over any later resubmission
+    (honest,) = [p for p in inbound.iterdir() if p.name.startswith(f"{WRONG}+") and p.stat().st_uid == _uid(WRONG)]
+    as_user(WRONG, f"""
+import json, os, shutil
+dest = os.path.join({str(inbound)!r}, {planted["future timestamp"]!r}); os.mkdir(dest)
+for name in ["{ASSIGNMENT}.ipynb", "submission_secret.txt"]:
+    shutil.copyfile(os.path.join({str(honest)!r}, name), os.path.join(dest, name))
+with open(os.path.join(dest, "timestamp.txt"), "w") as f:
+    f.write("2099-01-01 00:00:00.000000 UTC")
+print(json.dumps("planted"))
+""")
+    h.results["planted"] = planted
+
+
+HOSTILE_CELL = r"""
+import json, os, shutil, subprocess, urllib.request
+MARK, TEACHER_HOME, HUB = "{mark}", "{home}", "{hub}"
+report = {{"uid": os.getuid(), "env": sorted(os.environ)}}
+try:
+    shutil.copytree(TEACHER_HOME + "/course", "/tmp/stolen-" + MARK)
+    report["steal"] = "copied"
+except Exception as err:
+    report["steal"] = repr(err)
+for path in [TEACHER_HOME + "/.bashrc", TEACHER_HOME + "/.ipython/profile_default/startup/00-" + MARK + ".py",
+             TEACHER_HOME + "/.jupyter/nbgrader_config.py"]:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "a") as f:
+            f.write("\n# " + MARK + "\n")
+        report[path] = "planted"
+    except Exception as err:
+        report[path] = repr(err)
+try:
+    request = urllib.request.Request(HUB + "/hub/api/users/{teacher}/tokens", method="POST",
+                                     data=json.dumps({{"note": MARK}}).encode(),
+                                     headers={{"Authorization": "token " + os.environ.get("JUPYTERHUB_API_TOKEN", "")}})
+    urllib.request.urlopen(request, timeout=5)
+    report["hub"] = "reached"
+except Exception as err:
+    report["hub"] = repr(err)
+subprocess.Popen(["setsid", "sh", "-c", "sleep 900; echo " + MARK], start_new_session=True)
+try:
+    hog = bytearray(16 * 2**30)
+    report["memory"] = "allocated 16 GiB"
+except MemoryError:
+    report["memory"] = "MemoryError"
+try:
+    with open(os.path.expanduser("~/big-" + MARK), "wb") as f:
+        f.write(bytes(300 * 2**20))
+    report["file"] = "wrote 300 MiB"
+except OSError as err:
+    report["file"] = repr(err)
+print("ATTACK " + json.dumps(report))
+"""
+LOOP_CELL = "while True:  # never ends\n    pass"
+GAMING_CELL = "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])  # every later cell passes"
+
+
+def submit_hostile_notebook(h: Hub, solutions: dict[str, str]) -> None:
+    """The fourth student fetches on the command line, writes the hostile cells and submits."""
+    student_cli(h, HOSTILE, ["fetch_assignment", ASSIGNMENT, "--course", "eqcourse"])
+    order = sorted(gid for gid in solutions if re.fullmatch(r"nb\d+_ex\d+_solution", gid))
+    cells = {order[0]: HOSTILE_CELL.format(mark=MARK, home=h.root / "home" / TEACHER, hub=h.url, teacher=TEACHER),
+             order[1]: LOOP_CELL, order[-1]: GAMING_CELL}
+    h.results["hostile cells"] = {gid: text.split("\n")[0] for gid, text in cells.items()}
+    path = h.root / "home" / HOSTILE / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    as_user(HOSTILE, f"""
+import json
+path, cells = {str(path)!r}, {json.dumps(cells)}
+nb = json.load(open(path))
+for cell in nb["cells"]:
+    gid = cell.get("metadata", {{}}).get("nbgrader", {{}}).get("grade_id")
+    if gid in cells:
+        cell["source"] = cells[gid]
+json.dump(nb, open(path, "w"))
+print(json.dumps("written"))
+""")
+    student_cli(h, HOSTILE, ["submit", ASSIGNMENT, "--course", "eqcourse"])
+
+
+def autograde_while_polling(h: Hub, student: str) -> list[float]:
+    """Autograde `student` through the formgrader while asking the instructor's server for its status."""
+    done = threading.Event()
+    latencies: list[float] = []
+    outcome: list[object] = []
+
+    def grade() -> None:
+        try:
+            outcome.append(h.ok(f"/user/{TEACHER}/formgrader/api/submission/{ASSIGNMENT}/{student}/autograde", "POST"))
+        except AssertionError as err:
+            outcome.append(err)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=grade)
+    thread.start()
+    while not done.is_set():
+        t = time.monotonic()
+        status, _ = h.call(f"/user/{TEACHER}/api/status", timeout=60)
+        latencies.append(time.monotonic() - t if status == 200 else float("inf"))
+        done.wait(0.5)
+    thread.join()
+    assert not isinstance(outcome[0], AssertionError), outcome[0]
+    return latencies
+
+
+def _uid(user: str) -> int:
+    import pwd
+
+    return pwd.getpwnam(user).pw_uid
+
+
+def _cmdline(pid: Path) -> str:
+    try:
+        return (pid / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
 
 
 def test_scores_full_zero_and_one_exercise_lost(hub):
@@ -294,7 +507,8 @@ def test_students_fetched_their_feedback(hub):
 
 def submission_of(hub: Hub, student: str) -> Path:
     inbound = hub.root / "exchange" / "eqcourse" / "inbound"
-    (folder,) = [p for p in inbound.iterdir() if p.name.startswith(f"{student}+{ASSIGNMENT}+")]
+    (folder,) = [p for p in inbound.iterdir() if p.name.startswith(f"{student}+{ASSIGNMENT}+")
+                 and p.stat().st_uid == _uid(student)]
     return folder / f"{ASSIGNMENT}.ipynb"
 
 
@@ -359,6 +573,155 @@ def test_a_student_cannot_overwrite_a_released_assignment(hub):
     got = as_user(WRONG, code)
     assert set(got.values()) == {"denied"}, got
     assert released.read_bytes() == before
+
+
+def test_attack_forged_student_does_not_replace_the_victims_submission(hub):
+    """bob ran `nbgrader submit --student eqct-alice` after alice: collect skipped it, alice keeps her score."""
+    inbound = hub.root / "exchange" / "eqcourse" / "inbound"
+    forged = [p for p in inbound.iterdir() if p.name.startswith(f"{SOLVER}+") and p.stat().st_uid == _uid(IDLE)]
+    assert forged, "bob's submission in alice's name is not in inbound/ (the attack did not run)"
+    assert f"skipped inbound/{forged[0].name}: it claims to be {SOLVER}'s but is owned by {IDLE}" in \
+        hub.results["collect log"], hub.results["collect log"][-3000:]
+    points = autograded_points(json.loads(SOURCE.read_text()))
+    alice = {gid: hub.results["scores"][SOLVER][gid] for gid in points}
+    assert alice == points, f"alice's score changed: the forged submission was collected ({alice})"
+
+
+def test_attack_links_fifos_oversized_and_malformed_entries_are_skipped(hub):
+    """bob's hand-made inbound/ entries: each skipped and reported, nobody's collect failed, no source leaked."""
+    log = hub.results["collect log"]
+    why = {"link to the source": "is a symbolic link", "FIFO": "is a FIFO", "oversized": "more than",
+           "malformed name": "not <student>+<assignment>", "bad timestamp": "unreadable timestamp"}
+    for attack, name in hub.results["planted"].items():
+        if attack in why:
+            assert f"skipped inbound/{name}: " in log and why[attack] in log, f"{attack}: not reported\n{log[-3000:]}"
+    submitted = hub.root / "home" / TEACHER / "course" / "submitted" / IDLE / ASSIGNMENT
+    secrets_ = student_env.secret_lines()
+    for path in submitted.rglob("*"):
+        assert not path.is_symlink(), path
+        if path.is_file():
+            assert not student_env.find_secrets(path.read_text(errors="replace"), secrets_), \
+                f"{path}: the instructor's source came back in bob's submission"
+    assert sum(hub.results["scores"][IDLE].values()) == 0, hub.results["scores"][IDLE]
+
+
+def test_attack_future_timestamp_is_not_believed(hub):
+    """carol's copy dated 2099 is collected with the time its files were written, not 2099."""
+    stamp = hub.results["timestamps"][WRONG]
+    assert stamp <= hub.results["collected at"] + datetime.timedelta(seconds=5), f"carol's submission is dated {stamp}"
+
+
+def test_attack_squatting_the_course_folder(hub):
+    """Before the first release a student tried to take exchange/eqcourse/: it was already the instructor's."""
+    got = hub.results["squat"]
+    assert all(result != "done" for result in got.values()), got
+    course_dir = hub.root / "exchange" / "eqcourse"
+    assert course_dir.stat().st_uid == _uid(TEACHER) and not course_dir.is_symlink()
+    assert (course_dir / "outbound" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").stat().st_uid == _uid(TEACHER)
+
+
+def hostile_report(hub) -> dict:
+    nb = json.loads((hub.root / "home" / TEACHER / "course" / "autograded" / HOSTILE / ASSIGNMENT /
+                     f"{ASSIGNMENT}.ipynb").read_text())
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            text = "".join(out.get("text", ""))
+            if text.startswith("ATTACK "):
+                return json.loads(text.split("\n")[0][len("ATTACK "):])
+    raise AssertionError("the hostile cell printed no report: did it run?")
+
+
+def test_attack_hostile_submission_steals_and_plants_nothing(hub):
+    """The hostile cell ran (its report is in the autograded notebook) and left nothing outside the sandbox."""
+    report = hostile_report(hub)
+    print(f"\nhostile cell, as seen from inside the sandbox: {report}")
+    assert report["uid"] == _uid(GRADER), report
+    assert not any(Path("/tmp").glob(f"stolen-{MARK}*")), "the course was copied to /tmp"
+    home = hub.root / "home" / TEACHER
+    for path in [home / ".bashrc", home / ".ipython" / "profile_default" / "startup" / f"00-{MARK}.py",
+                 home / ".jupyter" / "nbgrader_config.py"]:
+        assert not path.exists() or MARK not in path.read_text(errors="replace"), f"{path} was planted"
+    leaked = [p for p in hub.root.rglob(f"*{MARK}*")]
+    assert not leaked, f"the hostile submission left files: {leaked}"
+    assert "JUPYTERHUB_API_TOKEN" not in report["env"] and not any("TOKEN" in k for k in report["env"]), report["env"]
+    tokens = hub.ok(f"/hub/api/users/{TEACHER}/tokens")
+    assert not [t for t in tokens.get("api_tokens", tokens if isinstance(tokens, list) else [])
+                if MARK in str(t.get("note"))], "the hostile cell made a token for the instructor"
+    assert report["hub"] != "reached", report
+
+
+def test_attack_hostile_submission_is_limited_and_leaves_no_process(hub):
+    """Memory, file size and time were limited; its setsid process died with the sandbox; the server answered."""
+    report = hostile_report(hub)
+    assert report["memory"] == "MemoryError", report
+    assert "File too large" in report["file"] or "No space" in report["file"], report
+    assert not hub.results["survivors"], [_cmdline(p) for p in hub.results["survivors"]]
+    latencies = hub.results["latencies"]
+    print(f"\ninstructor's server during the hostile autograde: {len(latencies)} answers, slowest "
+          f"{max(latencies):.2f} s, autograde took {hub.timings['autograde hostile']:.0f} s")
+    assert len(latencies) >= 5 and max(latencies) < 10, latencies
+    nb = json.loads((hub.root / "home" / TEACHER / "course" / "autograded" / HOSTILE / ASSIGNMENT /
+                     f"{ASSIGNMENT}.ipynb").read_text())
+    loop = [c for c in nb["cells"] if "".join(c["source"]).startswith("while True")]
+    assert loop and any(o.get("ename") in ("CellTimeoutError", "KeyboardInterrupt") for o in loop[0]["outputs"]), \
+        "the endless cell was not stopped by the cell timeout"
+
+
+def test_attack_gaming_the_tests_is_flagged_and_gets_no_credit(hub):
+    """The IPython input transformer made the last test pass inside the kernel; the grader zeroed and flagged it."""
+    grades = hub.results["grades"][HOSTILE]
+    points = autograded_points(json.loads(SOURCE.read_text()))
+    last = max(points)
+    auto, manual, flagged = grades[last]
+    assert auto == points[last], f"the gaming cell did not work in the kernel (auto score {auto}): this proves nothing"
+    assert manual == 0 and flagged, grades
+    assert sum(hub.results["scores"][HOSTILE].values()) < sum(points.values())
+    assert any("FLAGGED FOR REVIEW" in c for c in hub.results["comments"]), hub.results["comments"]
+    # honest work is never flagged (the written answers always need a manual grade: not counted)
+    for student in STUDENTS:
+        flags = {gid: hub.results["grades"][student][gid][2] for gid in points}
+        assert not any(flags.values()), f"{student}: {flags}"
+
+
+def test_feedback_shows_no_hidden_test(hub):
+    """Every student's returned feedback names the tests and their messages, but not one hidden-test line."""
+    hidden = {where: lines for where, lines in student_env.secret_lines().items()
+              if where.startswith(f"{ASSIGNMENT}.ipynb") and "(hidden tests)" in where}
+    assert hidden, "the source has no hidden tests: nothing to check"
+    autograded = (hub.root / "home" / TEACHER / "course" / "autograded" / SOLVER / ASSIGNMENT /
+                  f"{ASSIGNMENT}.ipynb").read_text()
+    assert student_env.find_secrets(autograded, hidden), "the hidden tests are not even in the autograded notebook"
+    visible = [line.strip() for c in json.loads(SOURCE.read_text())["cells"] if nbg(c).get("grade")
+               and not nbg(c).get("solution") for line in "".join(c["source"]).split("### BEGIN HIDDEN")[0].splitlines()
+               if len(line.strip()) > 20]
+    for student in [*STUDENTS, HOSTILE]:
+        (html,) = (hub.root / "home" / TEACHER / "course" / "feedback" / student / ASSIGNMENT).glob("*.html")
+        text = html_to_text(html.read_text())
+        assert any(line in text for line in visible), f"{student}'s feedback lost the visible tests too"
+        leaks = student_env.find_secrets(text, hidden)
+        assert not leaks, f"{student}'s feedback shows hidden tests: {leaks}"
+        assert "Traceback (most recent call last)" not in text and "Cell In[" not in text, \
+            f"{student}'s feedback shows a traceback"
+
+
+def html_to_text(html: str) -> str:
+    """The text of a feedback page: tags removed, entities decoded (code lines become whole again)."""
+    import html as html_lib
+
+    return html_lib.unescape(re.sub(r"<[^>]+>", "", html))
+
+
+def test_login_uses_generated_system_passwords(hub):
+    """`make classroom` gives each account without a password a generated one, once; PAM checks it."""
+    import pamela
+
+    new = course.set_passwords([HOSTILE])
+    assert list(new) == [HOSTILE] and len(new[HOSTILE]) >= 12, new
+    assert course.set_passwords([HOSTILE]) == {}, "a second run changed the password again"
+    pamela.authenticate(HOSTILE, new[HOSTILE], service="login")
+    with pytest.raises(pamela.PAMError):
+        pamela.authenticate(HOSTILE, "not-the-password", service="login")
+
 
 
 def test_logged_out_browser_reaches_only_the_login_page(hub):
