@@ -5,8 +5,9 @@
 Every candidate is an ``eqcourse.models.RotCNN`` (a group, seven channel counts) with the
 rotated-MNIST protocol (``eqcourse.pretrained.ROTMNIST``) changed in epochs, learning rate or
 augmentation. It trains on the rotated-MNIST "train" split (10,000 digits) and is scored on
-"val" (2,000 digits); the test split is never loaded. Every candidate run is written to ``--out`` (JSON: validation error, parameters, seconds per
-epoch, the full configuration) and skipped when the script runs again. One thread per run.
+"val" (2,000 digits); the test split is never loaded. Every candidate run is written to
+``--out`` (JSON: validation error, parameters, seconds per epoch, the full configuration) and
+skipped when the script runs again. One thread per run.
 """
 
 from __future__ import annotations
