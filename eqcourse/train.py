@@ -38,6 +38,7 @@ from eqcourse.pretrained import (
     CHECKPOINT_DIR,
     RUNS,
     CheckpointError,
+    dataset_runs,
     load_checkpoint,
     load_pretrained,
     pretrained_metrics,
@@ -48,6 +49,7 @@ from eqcourse.state import available_cpus, configure_threads, evaluating, on_dev
 __all__ = [
     "Protocol",
     "RUNS",
+    "dataset_runs",
     "fast_mode",
     "progress_enabled",
     "set_seed",
