@@ -19,7 +19,10 @@ def test_parameter_counts_match_the_source_and_the_budget():
 @pytest.mark.parametrize("name", list(MODELS))
 @pytest.mark.parametrize("batch", [1, 3, 64])
 def test_every_model_runs_at_every_batch_size(name, batch):
-    out = build_model(name)(torch.rand(batch, 1, 28, 28))
+    model = build_model(name)
+    if name == "rot_z2_cnn" and batch == 1:  # its last maps are 1x1: training batch norm needs two values
+        model.eval()
+    out = model(torch.rand(batch, 1, 28, 28))
     assert out.shape == (batch, 10)  # batch size 1 included: no squeeze() bug
 
 
