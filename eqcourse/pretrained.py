@@ -24,6 +24,8 @@ __all__ = [
     "RUNS",
     "AUGMENTATIONS",
     "CHECKPOINT_DIR",
+    "RESULTS_FILE",
+    "ROT_RESULTS_FILE",
     "CheckpointError",
     "dataset_runs",
     "save_checkpoint",
@@ -38,6 +40,8 @@ __all__ = [
 ]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+#: the README's two results tables, as ``python -m eqcourse reproduce --json`` wrote them
+RESULTS_FILE, ROT_RESULTS_FILE = CHECKPOINT_DIR / "results.json", CHECKPOINT_DIR / "rotmnist_results.json"
 
 #: how a run may rotate its training digits: not at all, by multiples of 90 degrees, by any angle
 AUGMENTATIONS = ("none", "rot90", "angle")
