@@ -2,7 +2,7 @@
 
     python benchmarks/rot_step.py [--run rot_c8_cnn] [--steps 50] [--warmup 5] [--batch 64] [--threads 1]
 
-``eqcourse``'s network is ``eqcourse.rotruns.build_rot_model(run)`` (a ``RotCNN``: lifting and
+``eqcourse``'s network is ``eqcourse.models.build_model(run)`` (a ``RotCNN``: lifting and
 group convolutions that rotate a free kernel, expanded into one bank per step). The twin has the
 same layers built with e2cnn (optional: ``pip install e2cnn``): ``R2Conv`` on regular C_N fields
 with the same field counts and kernel sizes, ``InnerBatchNorm``, SiLU applied pointwise, 2x2
@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from eqcourse.cost import macs_per_image, step_times
-from eqcourse.models import count_parameters
-from eqcourse.rotruns import KERNELS, LAYOUT, ROT_RUNS, RotCNN, build_rot_model
+from eqcourse.models import KERNELS, ROT_LAYOUT, RotCNN, build_model, count_parameters
+from eqcourse.pretrained import dataset_runs
 
 
 def e2cnn_twin(model: RotCNN) -> torch.nn.Module | None:
@@ -34,7 +34,7 @@ def e2cnn_twin(model: RotCNN) -> torch.nn.Module | None:
     space = gspaces.Rot2dOnR2(N=model.group.order)
     image = enn.FieldType(space, [space.trivial_repr])
     types = [enn.FieldType(space, c * [space.regular_repr]) for c in model.channels]
-    layout = (*LAYOUT, (1, 0, False))
+    layout = ROT_LAYOUT
 
     class E2Twin(torch.nn.Module):
         def __init__(self) -> None:
@@ -65,7 +65,7 @@ def e2cnn_twin(model: RotCNN) -> torch.nn.Module | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", default="rot_c8_cnn", choices=[n for n, r in ROT_RUNS.items() if r[0]])
+    parser.add_argument("--run", default="rot_c8_cnn", choices=dataset_runs("rotmnist")[1:])  # the group runs
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--batch", type=int, default=64)
@@ -74,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    ours = build_rot_model(args.run)
+    ours = build_model(args.run)
     twin = e2cnn_twin(ours)
     if twin is None:
         print(f"e2cnn is not installed (pip install e2cnn, optional); {args.run} vs e2cnn skipped")

@@ -2,11 +2,12 @@
 
     python benchmarks/rot_validation.py [--candidates NAME ...] [--seeds 0] [--out FILE.json]
 
-Every candidate is an ``eqcourse.rotruns.RotCNN`` (a group, seven channel counts) with a
-``RotProtocol`` (epochs, learning rate, augmentation). It trains on the rotated-MNIST "train"
-split (10,000 digits) and is scored on "val" (2,000 digits); the test split is never loaded.
-Every candidate run is written to ``--out`` (JSON: validation error, parameters, seconds per
-epoch, the full configuration) and skipped when the script runs again. One thread per run.
+Every candidate is an ``eqcourse.models.RotCNN`` (a group, seven channel counts) with the
+rotated-MNIST protocol (``eqcourse.pretrained.ROTMNIST``) changed in epochs, learning rate or
+augmentation. It trains on the rotated-MNIST "train" split (10,000 digits) and is scored on
+"val" (2,000 digits); the test split is never loaded. Every candidate run is written to
+``--out`` (JSON: validation error, parameters, seconds per epoch, the full configuration) and
+skipped when the script runs again. One thread per run.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ import argparse
 import json
 import statistics
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from eqcourse.models import count_parameters
-from eqcourse.rotmnist import load_rotated_mnist
-from eqcourse.rotruns import BUDGET, RotCNN, RotProtocol, cyclic_group, error_rate, train_rot
-from eqcourse.train import set_seed
+from eqcourse.data import load_rotated_mnist
+from eqcourse.groups import C4, CyclicGroup
+from eqcourse.models import BUDGET, RotCNN, count_parameters
+from eqcourse.pretrained import ROTMNIST
+from eqcourse.train import Protocol, accuracy, set_seed, train
 
 Z2_WIDE = (16, 20, 24, 24, 24, 24, 40)
 P4_WIDE = (8, 10, 12, 12, 12, 12, 32)
@@ -65,23 +68,23 @@ def main() -> None:
             if key in done:
                 print(f"{key}: validation error {done[key]['val_error']:.2f} % (kept)", flush=True)
                 continue
-            group = None if order is None else cyclic_group(order)
+            group = None if order is None else C4 if order == 4 else CyclicGroup(order)
             set_seed(seed)
             model = RotCNN(group, channels, kernel)
             params = count_parameters(model)
             if params > BUDGET:
                 print(f"{key}: {params:,} parameters, over the budget of {BUDGET:,}; skipped", flush=True)
                 continue
-            protocol = RotProtocol(**{**changes, "seed": seed})
+            protocol = Protocol(**{**ROTMNIST, **changes, "seed": seed})
             start = time.perf_counter()
-            seconds = train_rot(model, fit, protocol, log=lambda line, key=key: print(f"  {key} {line}", flush=True))
+            seconds = train(model, fit, protocol).seconds_per_epoch
             record = {
-                "val_error": error_rate(model, val),
+                "val_error": 100.0 - accuracy(model, val),
                 "group": None if group is None else group.name,
                 "channels": list(channels),
                 "kernel": kernel,
                 "parameters": params,
-                "protocol": protocol.__dict__,
+                "protocol": asdict(protocol),
                 "seconds_per_epoch": statistics.median(seconds),
                 "seconds": time.perf_counter() - start,
             }

@@ -6,7 +6,7 @@
 Every model takes one step in turn (round-robin, via ``eqcourse.cost.step_times``) so that a
 noisy, shared machine slows all of them alike; the figures are medians after warm-up and the
 ratio to SimpleCNN is what to read. Eval steps run in eval mode under ``no_grad`` with the
-kernel banks frozen once for the whole timing (``eqcourse.nn.frozen_banks``, as ``predict``
+kernel banks frozen once for the whole timing (``eqcourse.frozen_banks``, as ``predict``
 evaluates a trained model); training steps build every bank in every step. Caps torch's
 threads first (``configure_threads``; ``--threads`` sets them); ``--device`` times on another
 device (default: the CPU), synchronising CUDA before each clock reading.

@@ -12,18 +12,8 @@ benchmarks call where their work starts.
 from eqcourse._speed import frozen_banks
 from eqcourse.groups import C4, D4
 from eqcourse.models import build_model, count_parameters
-from eqcourse.pretrained import load_pretrained as _load_mnist_pretrained
+from eqcourse.pretrained import load_pretrained
 from eqcourse.state import configure_threads
-
-
-def load_pretrained(name: str, device=None):
-    """A shipped, trained model by run name: ``"p4_cnn"`` (MNIST) or ``"rot_p4_cnn"`` (rotated MNIST)."""
-    from eqcourse.rotruns import ROT_RUNS, load_rot_pretrained
-
-    if name in ROT_RUNS:
-        model = load_rot_pretrained(name)
-        return model if device is None else model.to(device)
-    return _load_mnist_pretrained(name, device)
 
 __version__ = "0.1.0"
 __all__ = [

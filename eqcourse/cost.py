@@ -68,7 +68,9 @@ def macs_by_layer(
     totals.pop("Global", None)
     own = {}
     for name, macs in totals.items():
-        children = [n for n in totals if n.startswith(name + ".") and "." not in n[len(name) + 1 :]]
+        below = [n for n in totals if n.startswith(name + ".")]
+        # the nearest counted sublayers (a ModuleList between them is never called, so never counted)
+        children = [n for n in below if not any(n.startswith(m + ".") for m in below)]
         rest = macs - sum(totals[c] for c in children)
         if rest:
             own[name.partition(".")[2]] = rest  # without the root's class name

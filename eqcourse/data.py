@@ -1,13 +1,28 @@
-"""MNIST from the IDX files shipped in ``data/MNIST/raw/``, checked byte for byte.
+"""The two datasets: MNIST from the IDX files shipped in ``data/MNIST/raw/`` (checked byte for
+byte), and rotated MNIST generated from them; rotations of images by any angle.
 
 Pixels are scaled to [0, 1] and nothing else (the source's ``ToTensor`` only). A torchvision
 download is used only when the caller asks for it with ``download=True``.
+
+Rotated MNIST is built the way MNIST-rot was made (Larochelle et al. 2007), whose files cannot be
+downloaded here; in memory, in a few seconds (``load_rotated_mnist``):
+
+* **train / val / trainval**: 12,000 digits drawn without replacement from MNIST's *training*
+  split (``torch.randperm`` seeded with ``seed``); the first 10,000 are "train", the last 2,000
+  "val", all 12,000 "trainval". Each digit is rotated once, by its own angle.
+* **test**: the 10,000 MNIST *test* digits, each at five angles: 50,000 images, digit-major
+  (image ``5 * i + j`` is test digit ``i`` at its ``j``-th angle).
+
+Angles are uniform in [0°, 360°), drawn from a generator seeded with ``seed + 1`` (training
+digits) and ``seed + 2`` (test digits). Rotation is ``rotate_by_radians``: counter-clockwise
+about the centre, bilinear, zeros outside. Test digits never appear in train or val.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 from pathlib import Path
 
@@ -23,6 +38,10 @@ __all__ = [
     "DATA_DIR",
     "MNISTDataError",
     "load_mnist",
+    "load_rotated_mnist",
+    "rotated_mnist_sources",
+    "rotated_mnist_angles",
+    "ROTATED_SPLITS",
     "rotated",
     "subset",
     "rotate_by_angle",
@@ -216,8 +235,12 @@ def _subset_indices(total: int, n: int, seed: int) -> torch.Tensor:
     return torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n]
 
 
-def subset(dataset: TensorDataset, n: int, seed: int = 0) -> TensorDataset:
-    """``n`` examples drawn without replacement, the same ones for the same seed."""
+def subset(dataset: TensorDataset, n: int, seed: int | None = 0) -> TensorDataset:
+    """``n`` examples drawn without replacement, the same ones for the same seed; the first ``n``
+    when ``seed`` is None (rotated MNIST's test split: whole digits, each at its five angles)."""
+    if seed is None:
+        _subset_indices(len(dataset), n, 0)  # the same check of n
+        return TensorDataset(*(t[:n] for t in dataset.tensors))
     idx = _subset_indices(len(dataset), n, seed)
     return TensorDataset(*(t[idx] for t in dataset.tensors))
 
@@ -260,3 +283,58 @@ def rotate_by_angle(x: torch.Tensor, degrees: float, device: str | torch.device 
         return C4.act_on_image(k, x) if k else x.clone()  # always a new tensor, as for other angles
     radians = torch.deg2rad(torch.tensor(degrees, dtype=x.dtype, device=x.device))
     return rotate_by_radians(x, radians.expand(len(x)))
+
+
+# --- rotated MNIST (see the module docstring) ---------------------------------------------
+
+_TRAIN, _VAL, _ANGLES_PER_TEST_DIGIT = 10_000, 2_000, 5
+#: split -> number of images
+ROTATED_SPLITS = {"train": _TRAIN, "val": _VAL, "trainval": _TRAIN + _VAL, "test": 10_000 * _ANGLES_PER_TEST_DIGIT}
+
+
+def _check_rotated(split: str, seed: int) -> None:
+    if split not in ROTATED_SPLITS:
+        raise ValueError(
+            f"split must be one of {', '.join(map(repr, ROTATED_SPLITS))} "
+            f"(sizes {', '.join(f'{k}: {v:,}' for k, v in ROTATED_SPLITS.items())}); got {split!r}."
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed!r}.")
+
+
+def _window(split: str) -> slice:
+    return {"train": slice(0, _TRAIN), "val": slice(_TRAIN, None), "trainval": slice(None)}[split]
+
+
+def rotated_mnist_sources(split: str, seed: int = 0) -> tuple[str, torch.Tensor]:
+    """Which MNIST digits a rotated split is made of: ``(mnist_split, indices)``, one index per image."""
+    _check_rotated(split, seed)
+    if split == "test":
+        return "test", torch.arange(10_000).repeat_interleave(_ANGLES_PER_TEST_DIGIT)
+    order = torch.randperm(60_000, generator=torch.Generator().manual_seed(seed))[: _TRAIN + _VAL]
+    return "train", order[_window(split)]
+
+
+def rotated_mnist_angles(split: str, seed: int = 0) -> torch.Tensor:
+    """The angle (degrees, in [0, 360)) each image of a rotated split was turned by."""
+    _check_rotated(split, seed)
+    n, offset = (ROTATED_SPLITS["test"], 2) if split == "test" else (_TRAIN + _VAL, 1)
+    degrees = torch.rand(n, generator=torch.Generator().manual_seed(seed + offset), dtype=torch.float64)
+    degrees = degrees.mul_(360.0).float()
+    return degrees if split == "test" else degrees[_window(split)]
+
+
+def load_rotated_mnist(split: str = "train", seed: int = 0) -> TensorDataset:
+    """Rotated MNIST ``split`` ("train" 10,000, "val" 2,000, "trainval" 12,000 or "test" 50,000).
+
+    Images ``(N, 1, 28, 28)`` in [0, 1] and labels, generated from the shipped MNIST (module
+    docstring); the same ``seed`` gives the same images, bit for bit.
+    """
+    mnist_split, indices = rotated_mnist_sources(split, seed)
+    images, labels = load_mnist(mnist_split).tensors
+    radians = rotated_mnist_angles(split, seed) * (math.pi / 180.0)
+    out = torch.empty(len(indices), 1, 28, 28)
+    for start in range(0, len(indices), 5000):  # in chunks: small peak memory
+        chunk = slice(start, start + 5000)
+        out[chunk] = rotate_by_radians(images[indices[chunk]], radians[chunk])
+    return TensorDataset(out, labels[indices])

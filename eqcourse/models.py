@@ -416,3 +416,87 @@ MODELS.update(
         "c16_cnn_pixel": partial(CNCNN, 16, kernel="pixel"),
     }
 )
+
+
+# --- rotated MNIST: one seven-layer shape for every group (python -m eqcourse reproduce --suite rotmnist) ---
+
+#: the parameter budget of every rotated-MNIST model
+BUDGET = 25_000
+
+# (kernel size, padding, pool after) of the six 3x3 convolutions, then the 1x1 one
+ROT_LAYOUT = ((3, 1, True), (3, 1, False), (3, 1, True), (3, 0, False), (3, 0, False), (3, 0, False), (1, 0, False))
+
+
+class _ConvBlock(nn.Module):
+    """A convolution (plain, lifting or group; pixel or steerable kernels), its batch norm, SiLU."""
+
+    def __init__(self, c_in: int | None, c_out: int, k: int, padding: int, group: Group | None, kernel: str) -> None:
+        super().__init__()
+        if group is None:
+            self.conv, self.bn = nn.Conv2d(c_in or 1, c_out, k, padding=padding), nn.BatchNorm2d(c_out)
+        else:
+            from eqcourse.steerable import SteerableGroupConv2d, SteerableLiftingConv2d
+
+            steer = kernel == "steerable" and k > 1  # a 1x1 kernel has nothing to rotate
+            if steer:
+                layer = SteerableLiftingConv2d if c_in is None else SteerableGroupConv2d
+            else:
+                layer = LiftingConv2d if c_in is None else GroupConv2d
+            self.conv = layer(c_in or 1, c_out, k, padding=padding, group=group)
+            self.bn = GroupBatchNorm(c_out, group)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.silu(self.bn(self.conv(x)))
+
+
+class RotCNN(nn.Module):
+    """Six 3x3 convolutions (pooled to 14 and 7), a 1x1 convolution, an invariant head.
+
+    lift 3x3 (pad 1) 28 -> pool 14 -> gconv 3x3 (pad 1) -> gconv 3x3 (pad 1) -> pool 7 -> gconv
+    3x3 -> 5 -> 3 -> 1 -> gconv 1x1 -> group max, linear; each convolution followed by group batch
+    norm and SiLU. ``channels``: the seven output channel counts (per group element).
+    ``group=None`` gives the plain CNN of the same shape. ``kernel``: "pixel" (kernels rotated by
+    interpolation, ``eqcourse.nn``) or "steerable" (``eqcourse.steerable``). Every pooled size is
+    even and every kernel odd, so the logits are exactly invariant under the group's quarter turns.
+    """
+
+    def __init__(self, group: Group | None, channels: tuple[int, ...], kernel: str = "pixel") -> None:
+        super().__init__()
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {KERNELS}; got {kernel!r}.")
+        channels = tuple(channels)
+        if len(channels) != 7:
+            raise ValueError(f"channels must be seven positive integers (six 3x3 layers and a 1x1); got {channels!r}.")
+        for i, c in enumerate(channels):
+            check_positive_int(c, f"channels[{i}]")
+        self.group, self.channels, self.kernel = group, channels, kernel
+        c_ins = (None, *channels[:-1])
+        self.blocks = nn.ModuleList(
+            _ConvBlock(c_in, c_out, k, pad, group, kernel)
+            for c_in, c_out, (k, pad, _) in zip(c_ins, channels, ROT_LAYOUT, strict=True)
+        )
+        self.pools = [pool for *_, pool in ROT_LAYOUT]
+        self.pool = nn.MaxPool2d(2) if group is None else SpatialMaxPool(2)
+        self.head = nn.Linear(channels[-1], 10) if group is None else InvariantHead(channels[-1], 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_images(x, channels=1, size=28)
+        for block, pool in zip(self.blocks, self.pools, strict=True):
+            x = self.pool(block(x)) if pool else block(x)
+        return self.head(x.amax(dim=(-2, -1)) if self.group is None else x)
+
+
+def _cyclic(n: int) -> Group:
+    from eqcourse.groups import CyclicGroup
+
+    return C4 if n == 4 else CyclicGroup(n)
+
+
+MODELS.update(
+    {
+        "rot_z2_cnn": partial(RotCNN, None, (16, 20, 24, 24, 24, 24, 40)),
+        "rot_p4_cnn": partial(RotCNN, C4, (8, 10, 12, 12, 12, 12, 32)),
+        "rot_c8_cnn": lambda: RotCNN(_cyclic(8), (6, 7, 8, 8, 8, 8, 32), "steerable"),
+        "rot_c16_cnn": lambda: RotCNN(_cyclic(16), (4, 5, 6, 6, 6, 6, 32), "steerable"),
+    }
+)

@@ -1,15 +1,19 @@
-"""The runs and their shipped checkpoints: the registry ``RUNS``, saving, loading.
+"""The runs, their shipped checkpoints and their results tables.
 
-``RUNS`` is the one place that names a run: run name -> (model name in
-``eqcourse.models.MODELS``, augmentation, ...). ``load_pretrained(name)`` finds
-``eqcourse/checkpoints/<name>.pt`` for any run registered there; to add one, see
-docs/design.md ("How to add a run").
+``RUNS`` is the one place that names a run: run name -> (model name in ``eqcourse.models.MODELS``,
+the protocol changes it trains with: see ``eqcourse.train.Protocol``). ``load_pretrained(name)``
+finds ``eqcourse/checkpoints/<name>.pt`` for any run registered there (the rotated-MNIST ones ship
+in the repository, not in the student wheel); to add one, see docs/design.md ("How to add a run").
+The results files hold what ``python -m eqcourse reproduce`` measured: ``results.json`` (MNIST, a
+list) and ``rotmnist_results.json`` (rotated MNIST, run -> figures, seeds merged by ``write_results``).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -20,103 +24,120 @@ __all__ = [
     "RUNS",
     "AUGMENTATIONS",
     "CHECKPOINT_DIR",
+    "RESULTS_FILE",
+    "ROT_RESULTS_FILE",
     "CheckpointError",
-    "read_checkpoint",
+    "dataset_runs",
     "save_checkpoint",
     "load_checkpoint",
     "load_pretrained",
     "pretrained_metrics",
+    "format_table",
+    "format_rot_table",
+    "write_results",
+    "SOURCE",
+    "PUBLISHED",
 ]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+#: the README's two results tables, as ``python -m eqcourse reproduce --json`` wrote them
+RESULTS_FILE, ROT_RESULTS_FILE = CHECKPOINT_DIR / "results.json", CHECKPOINT_DIR / "rotmnist_results.json"
 
 #: how a run may rotate its training digits: not at all, by multiples of 90 degrees, by any angle
 AUGMENTATIONS = ("none", "rot90", "angle")
 
-#: run name -> (model name, augmentation, ...): the augmented runs train SimpleCNN on rotated
-#: digits. Later entries may carry more fields; code reads only the first two by position.
-RUNS: dict[str, tuple[str, ...]] = {
-    "simple_cnn": ("simple_cnn", "none"),
-    "eq_cnn": ("eq_cnn", "none"),
-    "matched_eq_cnn": ("matched_eq_cnn", "none"),
-    "p4_cnn": ("p4_cnn", "none"),
-    "p4m_cnn": ("p4m_cnn", "none"),
-    "simple_cnn_aug90": ("simple_cnn", "rot90"),
-    "simple_cnn_augangle": ("simple_cnn", "angle"),
-    # notebook 06: C8 and C16 trained upright, steerable (default) and pixel kernels
-    "c8_cnn": ("c8_cnn", "none"),
-    "c16_cnn": ("c16_cnn", "none"),
-    "c8_cnn_pixel": ("c8_cnn_pixel", "none"),
-    "c16_cnn_pixel": ("c16_cnn_pixel", "none"),
+#: the rotated-MNIST protocol (chosen on the validation split: benchmarks/rot_validation.py): AdamW
+#: with weight decay 1e-4, a one-cycle learning rate peaking at 3e-3, 15 epochs, whole batches only,
+#: every training digit turned by a fresh uniform angle each epoch
+ROTMNIST = {
+    "dataset": "rotmnist",
+    "epochs": 15,
+    "lr": 3e-3,
+    "weight_decay": 1e-4,
+    "schedule": "one_cycle",
+    "drop_last": True,
+    "augment": "angle",
+    "angle_in_degrees": True,
+    "skip_a_draw": False,
 }
+
+#: run name -> (model name, protocol changes); the augmented runs train SimpleCNN on rotated digits
+RUNS: dict[str, tuple[str, dict]] = {
+    "simple_cnn": ("simple_cnn", {}),
+    "eq_cnn": ("eq_cnn", {}),
+    "matched_eq_cnn": ("matched_eq_cnn", {}),
+    "p4_cnn": ("p4_cnn", {}),
+    "p4m_cnn": ("p4m_cnn", {}),
+    "simple_cnn_aug90": ("simple_cnn", {"augment": "rot90"}),
+    "simple_cnn_augangle": ("simple_cnn", {"augment": "angle"}),
+    # notebook 06: C8 and C16 trained upright, steerable (default) and pixel kernels
+    "c8_cnn": ("c8_cnn", {}),
+    "c16_cnn": ("c16_cnn", {}),
+    "c8_cnn_pixel": ("c8_cnn_pixel", {}),
+    "c16_cnn_pixel": ("c16_cnn_pixel", {}),
+    # rotated MNIST (the README's second table); checkpoints in the repository, not in the wheel
+    "rot_z2_cnn": ("rot_z2_cnn", ROTMNIST),
+    "rot_p4_cnn": ("rot_p4_cnn", ROTMNIST),
+    "rot_c8_cnn": ("rot_c8_cnn", ROTMNIST),
+    "rot_c16_cnn": ("rot_c16_cnn", ROTMNIST),
+}
+
+
+def dataset_runs(dataset: str) -> list[str]:
+    """The runs that train on ``dataset`` ("mnist" or "rotmnist"), in registry order."""
+    if dataset not in ("mnist", "rotmnist"):
+        raise ValueError(f"dataset must be 'mnist' or 'rotmnist'; got {dataset!r}.")
+    return [name for name, (_, changes) in RUNS.items() if changes.get("dataset", "mnist") == dataset]
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable, or does not fit the model."""
 
 
-def write_checkpoint(path: str | Path, payload: dict, overwrite: bool = False) -> Path:
-    """Write ``payload`` (with the torch version) to ``path`` atomically; refuse to overwrite unless asked."""
+def save_checkpoint(path: str | Path, model: nn.Module, name: str, metrics: dict, overwrite: bool = False) -> Path:
+    """Save a model's weights with its run name, model name and metrics; refuse to overwrite unless asked."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (or --overwrite) to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({**payload, "torch": torch.__version__.split("+")[0]}, tmp)
-    tmp.replace(path)
-    return path
-
-
-def save_checkpoint(path: str | Path, model: nn.Module, name: str, metrics: dict, overwrite: bool = False) -> Path:
-    """Save a model's weights with its run name and metrics; refuse to overwrite unless asked."""
     payload = {
         "run": name,
-        "model": RUNS.get(name, (name, "none"))[0],
+        "model": RUNS.get(name, (name,))[0],
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},  # loadable without a GPU
         "metrics": metrics,
+        "torch": torch.__version__.split("+")[0],
     }
-    return write_checkpoint(path, payload, overwrite)
-
-
-def read_checkpoint(path: str | Path, keys: dict[str, type | tuple[type, ...]], kind: str, remake: str) -> dict:
-    """The payload saved at ``path`` by :func:`write_checkpoint`, holding ``keys`` of the types given.
-
-    Loaded with ``weights_only=True``: a checkpoint cannot run code. A missing file says how to
-    make one (the command ``remake``); anything unreadable is a :class:`CheckpointError` naming
-    the ``kind`` of checkpoint expected.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(
-            f"checkpoint {path} does not exist. Run `{remake}` to make one, or restore the shipped ones with git."
-        )
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        for key, types in keys.items():
-            if not isinstance(payload[key], types):
-                raise TypeError(f"{key!r} has type {type(payload[key]).__name__}")
-    except Exception as err:  # unpickling errors come in many types
-        raise CheckpointError(f"checkpoint {path} could not be read as {kind}: {err}") from err
-    return payload
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)  # atomic: never half a checkpoint
+    return path
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device | None = None) -> tuple[nn.Module, dict]:
     """A model (in eval mode, on ``device``, the CPU by default) and its metrics from ``path``.
 
-    Loaded with ``weights_only=True``: a checkpoint cannot run code.
+    Loaded with ``weights_only=True``: a checkpoint cannot run code. A missing file says how to
+    make one; anything unreadable or unfit is a :class:`CheckpointError` naming what is wrong.
     """
-    payload = read_checkpoint(
-        path,
-        {"model": str, "state_dict": dict},
-        "an eqcourse checkpoint",
-        "python -m eqcourse reproduce --save-checkpoints DIR",
-    )
-    model_name, state = payload["model"], payload["state_dict"]
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(
+            f"checkpoint {path} does not exist. Run `python -m eqcourse reproduce --save-checkpoints DIR` "
+            "(with `--suite rotmnist` for a rot_ run) to make one, or restore the shipped ones with git."
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        for key, types in (("model", str), ("state_dict", dict)):
+            if not isinstance(payload[key], types):
+                raise TypeError(f"{key!r} has type {type(payload[key]).__name__}")
+    except Exception as err:  # unpickling errors come in many types
+        raise CheckpointError(f"checkpoint {path} could not be read as an eqcourse checkpoint: {err}") from err
+    model_name = payload["model"]
     if model_name not in MODELS:
         raise CheckpointError(f"checkpoint {path} is for model {model_name!r}, which this eqcourse does not know.")
     model = build_model(model_name)
     try:
-        model.load_state_dict(state)
+        model.load_state_dict(payload["state_dict"])
     except RuntimeError as err:
         raise CheckpointError(
             f"checkpoint {path} does not fit {model_name} as defined now (was the architecture "
@@ -132,10 +153,104 @@ def _shipped(name: str) -> Path:
 
 
 def load_pretrained(name: str, device: str | torch.device | None = None) -> nn.Module:
-    """A shipped, trained model by run name, e.g. ``load_pretrained("eq_cnn")``, in eval mode."""
+    """A shipped, trained model by run name, in eval mode: ``"p4_cnn"`` (MNIST) or ``"rot_p4_cnn"``."""
     return load_checkpoint(_shipped(name), device)[0]
 
 
 def pretrained_metrics(name: str) -> dict:
     """The metrics recorded with a shipped checkpoint (from the run that trained it)."""
     return load_checkpoint(_shipped(name))[1]
+
+
+# --- the results tables ----------------------------------------------------------------------
+
+#: what the source article reports (percent): Table 1 and Table 2
+SOURCE = {"simple_cnn": {"0": 97.3, "90": 15.1}, "eq_cnn": {"0": 96.5, "90": 96.5}}
+
+#: test errors (percent) published on the original MNIST-rot
+PUBLISHED = {
+    "Z2CNN": (5.03, "Cohen & Welling 2016, Table 1"),
+    "P4CNN with rotation pooling": (3.21, "Cohen & Welling 2016, Table 1"),
+    "P4CNN": (2.28, "Cohen & Welling 2016, Table 1"),
+    "Harmonic Networks": (1.69, "Worrall et al. 2017"),
+    "E(2)-steerable CNN, best": (0.68, "Weiler & Cesa 2019"),
+}
+
+
+def format_table(results: list[dict]) -> str:
+    """The MNIST table in Markdown: parameters, s/epoch, accuracy at four rotations and at 45 degrees."""
+    lines = [
+        "| run | parameters | s/epoch | 0° | 90° | 180° | 270° | 45° | source 0° / 90° |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        acc = r["accuracy"]
+        src = SOURCE.get(r["run"])
+        src_text = f"{src['0']:.1f} / {src['90']:.1f}" if src else "–"
+        lines.append(
+            f"| {r['run']} | {r['parameters']:,} | {r['seconds_per_epoch']:.1f} | "
+            + " | ".join(f"{acc[d]:.2f}" for d in ("0", "90", "180", "270"))
+            + f" | {r['accuracy_45']:.2f} | {src_text} |"
+        )
+    return "\n".join(lines)
+
+
+def format_rot_table(results: dict[str, dict]) -> str:
+    """The rotated-MNIST table in Markdown, then the published figures beside it."""
+    lines = [
+        "| model | group | parameters | test error | mean ± sd over seeds | s/epoch | accuracy at 0°, 5°, …, 355° |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in results.items():
+        values = list(r.get("test_error_by_seed", {}).values())
+        spread = (
+            f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f} % ({len(values)} seeds)" if len(values) > 1 else "–"
+        )
+        kernel = f", {r['kernel']}" if r.get("group") and r["group"] != "C4" else ""
+        angles = "–"
+        if "angle_accuracy_mean" in r:
+            angles = f"{r['angle_accuracy_mean']:.2f} % ± {r['angle_accuracy_max_deviation']:.2f}"
+        lines.append(
+            f"| `{name}` | {r['group'] or 'none'}{kernel} | {r['parameters']:,} | {r['test_error']:.2f} % | {spread} | "
+            f"{r['seconds_per_epoch']:.0f} | {angles} |"
+        )
+    for model, (error, source) in PUBLISHED.items():
+        lines.append(f"| {model} (published: {source}) | | | {error:.2f} % | | | |")
+    return "\n".join(lines)
+
+
+def _same_experiment(a: dict, b: dict) -> bool:
+    """Whether two results are seeds of one experiment (everything but the seed agrees)."""
+
+    def config(r: dict) -> tuple:
+        protocol = {k: v for k, v in r.get("protocol", {}).items() if k != "seed"}
+        return r.get("group"), r.get("channels"), r.get("kernel"), r.get("mode"), sorted(protocol.items())
+
+    return "seed" in a and "seed" in b and config(a) == config(b)
+
+
+def write_results(path: str | Path, results: dict[str, dict]) -> Path:
+    """Update ``path`` (a JSON object run -> figures) with ``results``, keeping the other runs.
+
+    A result of the same experiment as the stored entry adds its seeds to ``test_error_by_seed``
+    (so seeds trained in separate processes end up in one entry); the entry's other figures are
+    those of its lowest seed, the checkpoint that ships. Otherwise the result replaces the entry.
+    """
+    path = Path(path)
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    for name, new in results.items():
+        old = stored.get(name)
+        if old is not None and _same_experiment(old, new):
+            seeds = {**old.get("test_error_by_seed", {}), **new.get("test_error_by_seed", {})}
+            new = dict(new if new["seed"] <= old["seed"] else old)
+            new["test_error_by_seed"] = dict(sorted(seeds.items(), key=lambda kv: int(kv[0])))
+            values = list(seeds.values())
+            new["test_error_mean"] = float(np.mean(values))
+            new["test_error_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else None
+        stored[name] = new
+    ordered = {name: stored[name] for name in [*RUNS, *stored] if name in stored}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(ordered, indent=1) + "\n")
+    tmp.replace(path)
+    return path

@@ -1,7 +1,11 @@
-"""Seeded training and evaluation: the source protocol, accuracy per rotation and per angle.
+"""One training pipeline for both datasets: the protocol, ``train``, ``predict``, the accuracies, ``run``.
 
-The source protocol: MNIST with pixels scaled to [0, 1] only, AdamW with lr 5e-4, batch 64,
-5 epochs, cross-entropy. ``EQCOURSE_FAST=1`` (or ``fast=True``) shrinks it for quick runs.
+A run (``eqcourse.pretrained.RUNS``) is a model and a :class:`Protocol`: the dataset ("mnist" or
+"rotmnist"), the augmentation, the optimiser's settings, the seed. The source protocol (the
+defaults): MNIST with pixels scaled to [0, 1] only, AdamW with lr 5e-4, batch 64, 5 epochs,
+cross-entropy. The rotated-MNIST runs change it (``pretrained.ROTMNIST``). ``EQCOURSE_FAST=1`` (or
+``fast=True``) shrinks either for quick runs. Angles are keys in degrees (numbers; strings only
+in JSON files).
 
 Every function takes a ``device`` (default: the model's). The evaluation helpers leave the
 model as they found it: its train/eval mode and its device are restored afterwards, and its
@@ -26,7 +30,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from eqcourse._speed import frozen_banks
 from eqcourse.checks import check_positive_int
-from eqcourse.data import load_mnist, rotate_by_angle, rotate_by_radians, subset
+from eqcourse.data import load_mnist, load_rotated_mnist, rotate_by_angle, rotate_by_radians, subset
 from eqcourse.groups import C4
 from eqcourse.models import build_model, count_parameters
 from eqcourse.pretrained import (
@@ -34,6 +38,7 @@ from eqcourse.pretrained import (
     CHECKPOINT_DIR,
     RUNS,
     CheckpointError,
+    dataset_runs,
     load_checkpoint,
     load_pretrained,
     pretrained_metrics,
@@ -44,16 +49,22 @@ from eqcourse.state import available_cpus, configure_threads, evaluating, on_dev
 __all__ = [
     "Protocol",
     "RUNS",
+    "dataset_runs",
     "fast_mode",
     "progress_enabled",
     "set_seed",
     "configure_threads",
     "available_cpus",
+    "protocol_of",
+    "load_split",
     "train",
     "predict",
     "accuracy",
     "accuracy_by_rotation",
     "accuracy_by_angle",
+    "invariance_by_angle",
+    "measure",
+    "run",
     "augment_batch",
     "count_parameters",
     "save_checkpoint",
@@ -65,6 +76,13 @@ __all__ = [
 ]
 
 ROTATIONS = (0, 90, 180, 270)
+DATASETS = ("mnist", "rotmnist")
+SCHEDULES = ("constant", "one_cycle")
+#: what fast mode changes, per dataset (rotated MNIST: a pipeline check only)
+FAST = {
+    "mnist": {"epochs": 1, "train_size": 10_000, "test_size": 2000},
+    "rotmnist": {"epochs": 2, "train_size": 2000, "test_size": 2000},
+}
 
 
 def _env_flag(name: str, default: bool) -> bool:
@@ -84,26 +102,51 @@ def progress_enabled() -> bool:
 
 @dataclass
 class Protocol:
-    """What a training run does; the defaults are the source's protocol."""
+    """What a training run does; the defaults are the source's protocol on MNIST."""
 
     epochs: int = 5
     lr: float = 5e-4
     batch_size: int = 64
     seed: int = 0
-    augment: str = "none"
-    train_size: int | None = None  # None: all 60,000
-    test_size: int | None = None  # None: all 10,000
+    augment: str = "none"  # "none", "rot90" (multiples of 90 degrees) or "angle" (any angle)
+    train_size: int | None = None  # None: the whole training split
+    test_size: int | None = None  # None: the whole test split
+    dataset: str = "mnist"  # or "rotmnist" (eqcourse.data.load_rotated_mnist)
+    weight_decay: float = 0.01  # AdamW's default
+    schedule: str = "constant"  # or "one_cycle": warm-up over 20 % of the steps, cosine decay to zero
+    drop_last: bool = False  # True: a last, smaller batch is left out
+    # "angle" draws rand * 360 degrees rather than rand * 2 pi radians: the same distribution,
+    # different rounding; the rotated-MNIST checkpoints were trained so and retrain bit for bit
+    angle_in_degrees: bool = False
+    # the MNIST runs' shuffling stream skips one number each epoch (tqdm.auto opened a DataLoader
+    # iterator and dropped it when they were trained); kept so their checkpoints retrain bit for bit
+    skip_a_draw: bool = True
 
     @classmethod
     def fast(cls, **changes) -> Protocol:
-        """The fast mode: 10,000 training and 2,000 test digits, one epoch."""
-        return cls(**{"epochs": 1, "train_size": 10_000, "test_size": 2000, **changes})
+        """The fast mode (``FAST``): MNIST 10,000 training and 2,000 test digits, one epoch."""
+        dataset = changes.get("dataset", "mnist")
+        return cls(**{**FAST.get(dataset, {}), **changes})
 
     def __post_init__(self) -> None:
-        if self.augment not in AUGMENTATIONS:
-            raise ValueError(f"augment must be one of {AUGMENTATIONS}; got {self.augment!r}.")
+        for name, value, allowed in (
+            ("augment", self.augment, AUGMENTATIONS),
+            ("dataset", self.dataset, DATASETS),
+            ("schedule", self.schedule, SCHEDULES),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}; got {value!r}.")
         for name in ("epochs", "batch_size"):
             check_positive_int(getattr(self, name), name)
+
+
+def protocol_of(name: str, fast: bool = False, **changes) -> Protocol:
+    """The protocol run ``name`` (a key of ``RUNS``) trains with; ``fast`` shrinks it; ``changes`` apply last."""
+    if name not in RUNS:
+        raise KeyError(f"unknown run {name!r}; known runs: {', '.join(RUNS)}.")
+    registered = RUNS[name][1]
+    shrink = FAST[registered.get("dataset", "mnist")] if fast else {}
+    return Protocol(**{**registered, **shrink, **changes})
 
 
 def set_seed(seed: int) -> None:
@@ -119,11 +162,12 @@ def _progress(iterable, **kwargs):
     return tqdm(iterable, disable=not progress_enabled(), leave=False, **kwargs)
 
 
-def augment_batch(x: torch.Tensor, how: str, generator: torch.Generator) -> torch.Tensor:
+def augment_batch(x: torch.Tensor, how: str, generator: torch.Generator, in_degrees: bool = False) -> torch.Tensor:
     """Rotate each image of a batch at random: by a multiple of 90 degrees or by any angle.
 
     The draws come from ``generator`` on its own device and are moved to ``x``'s device; give
-    it a generator on ``x``'s device (as ``train`` does) to make them there.
+    it a generator on ``x``'s device (as ``train`` does) to make them there. ``in_degrees``:
+    draw any angle as ``rand * 360`` degrees (``Protocol.angle_in_degrees``).
     """
     if how not in AUGMENTATIONS:
         raise ValueError(f"how must be one of {AUGMENTATIONS}; got {how!r}.")
@@ -135,8 +179,8 @@ def augment_batch(x: torch.Tensor, how: str, generator: torch.Generator) -> torc
         for k in range(1, 4):
             out[ks == k] = C4.act_on_image(k, x[ks == k])
         return out
-    angles = torch.rand(len(x), generator=generator, device=generator.device).to(x.device) * 2 * math.pi
-    return rotate_by_radians(x, angles)
+    draws = torch.rand(len(x), generator=generator, device=generator.device).to(x.device)
+    return rotate_by_radians(x, draws * 360.0 * (math.pi / 180.0) if in_degrees else draws * 2 * math.pi)
 
 
 @dataclass
@@ -155,6 +199,10 @@ def train(
 ) -> History:
     """Train ``model`` in place on ``dataset`` with ``protocol`` (the source's by default).
 
+    AdamW; with ``schedule="one_cycle"`` a learning rate that warms up over the first 20 % of the
+    steps and decays to zero (cosine). With an augmentation, every digit is turned afresh each
+    time it is drawn.
+
     The model is moved to ``device`` (default: where it is) and stays there; batches are moved
     to it as they are drawn. It returns in eval mode, ready to evaluate. Caps torch's threads
     first (``configure_threads``). On CUDA the run is repeatable only with
@@ -168,19 +216,29 @@ def train(
     generator = torch.Generator().manual_seed(protocol.seed)  # shuffling: always on the CPU
     # augmentation draws on the batch's device; on the CPU from the same stream as ever
     draws = generator if device.type == "cpu" else torch.Generator(device).manual_seed(protocol.seed)
-    loader = DataLoader(dataset, batch_size=protocol.batch_size, shuffle=True, generator=generator)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=protocol.lr)
+    loader = DataLoader(
+        dataset, batch_size=protocol.batch_size, shuffle=True, generator=generator, drop_last=protocol.drop_last
+    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=protocol.lr, weight_decay=protocol.weight_decay)
+    schedule = None
+    if protocol.schedule == "one_cycle":
+        steps = protocol.epochs * len(loader)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=protocol.lr, total_steps=steps, pct_start=0.2)
     history = History()
     model.train()
     for epoch in range(protocol.epochs):
         start, total, count = time.perf_counter(), 0.0, 0
-        for x, y in _progress(loader, desc=f"epoch {epoch + 1}/{protocol.epochs}"):
+        if protocol.skip_a_draw:
+            torch.empty((), dtype=torch.int64).random_(generator=generator)
+        for x, y in _progress(iter(loader), total=len(loader), desc=f"epoch {epoch + 1}/{protocol.epochs}"):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            x = augment_batch(x, protocol.augment, draws)
+            x = augment_batch(x, protocol.augment, draws, protocol.angle_in_degrees)
             loss = F.cross_entropy(model(x), y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            if schedule is not None:
+                schedule.step()
             total, count = total + loss.item() * len(x), count + len(x)
         synchronize(device)
         history.seconds_per_epoch.append(time.perf_counter() - start)
@@ -199,7 +257,7 @@ def predict(
 
     ``device`` defaults to the model's; the logits come back on ``images``' device. The model's
     train/eval mode (and device) are restored afterwards, and its kernel banks are frozen only
-    during the call (``eqcourse.nn.frozen_banks``), so this is safe inside a training loop.
+    during the call (``eqcourse.frozen_banks``), so this is safe inside a training loop.
     """
     check_positive_int(batch_size, "batch_size")
     with on_device(model, device) as device, evaluating(model), frozen_banks(model), torch.no_grad():
@@ -231,27 +289,84 @@ def accuracy_by_angle(
     return {a: accuracy(model, dataset, a, device) for a in angles}
 
 
-def _split(split: str, given: TensorDataset | None, size: int | None, seed: int) -> TensorDataset:
-    """The data a run uses: ``given`` (or the shipped split), cut to a seeded subset of ``size``."""
-    if given is None:
+def invariance_by_angle(
+    model: nn.Module, images: torch.Tensor, angles=(45, 90, 135, 180), device: str | torch.device | None = None
+) -> dict[float, float]:
+    """Relative change of the logits, ``max |f(g x) - f(x)| / max |f(x)|``, at each angle (degrees).
+
+    Multiples of 90 degrees rotate pixels exactly; other angles interpolate. The images should be
+    roughly round (digits on a black background), so that nothing is cut off.
+    """
+    base = predict(model, images, device=device)
+    change = {a: (predict(model, rotate_by_angle(images, a), device=device) - base).abs().max() for a in angles}
+    return {a: (c / base.abs().max()).item() for a, c in change.items()}
+
+
+def load_split(dataset: str, split: str, size: int | None = None, seed: int = 0) -> TensorDataset:
+    """The "train" or "test" split of ``dataset``, cut to ``size`` images.
+
+    MNIST: a seeded random subset (``load_mnist``). Rotated MNIST: "train" is its 12,000 training
+    digits ("trainval"), "test" its 50,000 test images, and ``size`` keeps the first images (whole
+    test digits, each at its five angles).
+    """
+    if dataset == "mnist":
         return load_mnist(split, size, seed=seed)  # subset first: no float copy of the whole split
-    return subset(given, size, seed=seed) if size else given
+    if dataset != "rotmnist":
+        raise ValueError(f"dataset must be one of {DATASETS}; got {dataset!r}.")
+    data = load_rotated_mnist("trainval" if split == "train" else split)
+    return subset(data, size, seed=None) if size else data
+
+
+def measure(
+    model: nn.Module,
+    dataset: str,
+    test_set: TensorDataset,
+    angle_digits: int = 1000,
+    device: str | torch.device | None = None,
+) -> dict:
+    """What the results table of ``dataset`` reports about a trained model.
+
+    MNIST: ``accuracy`` at 0, 90, 180, 270 degrees and ``accuracy_45``. Rotated MNIST:
+    ``test_error`` (percent), ``accuracy_by_angle`` at 0, 5, ..., 355 degrees on ``angle_digits``
+    upright MNIST test digits (a seeded subset), its mean and largest deviation from the mean, and
+    ``invariance_error`` (``invariance_by_angle`` on 64 of those digits). Keys are strings (JSON).
+    """
+    if dataset == "mnist":
+        by_rotation = accuracy_by_rotation(model, test_set, device)
+        return {
+            "accuracy": {str(d): a for d, a in by_rotation.items()},
+            "accuracy_45": accuracy(model, test_set, 45.0, device),
+        }
+    images, labels = test_set.tensors
+    group = getattr(model, "group", None)
+    upright = load_mnist("test", angle_digits, seed=0)
+    per_angle = accuracy_by_angle(model, upright, range(0, 360, 5), device)
+    values = np.array(list(per_angle.values()))
+    return {
+        "group": None if group is None else group.name,
+        "channels": list(getattr(model, "channels", [])),
+        "kernel": getattr(model, "kernel", "pixel"),
+        "test_error": 100.0 * (predict(model, images, device=device).argmax(1) != labels).float().mean().item(),
+        "test_digits": len(test_set),
+        "parameters": count_parameters(model),
+        "accuracy_by_angle": {str(a): v for a, v in per_angle.items()},
+        "angle_accuracy_mean": float(values.mean()),
+        "angle_accuracy_max_deviation": float(np.abs(values - values.mean()).max()),
+        "invariance_error": {str(a): e for a, e in invariance_by_angle(model, upright.tensors[0][:64]).items()},
+    }
 
 
 def run(
-    name: str,
-    protocol: Protocol,
-    train_set: TensorDataset | None = None,
-    test_set: TensorDataset | None = None,
-    device: str | torch.device | None = None,
+    name: str, protocol: Protocol | None = None, device: str | torch.device | None = None, angle_digits: int = 1000
 ) -> tuple[nn.Module, dict]:
-    """Train the run ``name`` (a key of ``RUNS``) from scratch and measure it: the unit of ``reproduce``."""
+    """Train the run ``name`` (a key of ``RUNS``) from scratch with ``protocol`` (its own by default) and
+    measure it (``measure``): the unit of ``python -m eqcourse reproduce``."""
     if name not in RUNS:
         raise KeyError(f"unknown run {name!r}; known runs: {', '.join(RUNS)}.")
-    model_name, augment = RUNS[name][:2]
-    protocol = Protocol(**{**asdict(protocol), "augment": augment})
-    train_set = _split("train", train_set, protocol.train_size, protocol.seed)
-    test_set = _split("test", test_set, protocol.test_size, protocol.seed)
+    protocol = protocol or protocol_of(name)
+    model_name = RUNS[name][0]
+    train_set = load_split(protocol.dataset, "train", protocol.train_size, protocol.seed)
+    test_set = load_split(protocol.dataset, "test", protocol.test_size, protocol.seed)
     set_seed(protocol.seed)
     model = build_model(model_name)
     history = train(model, train_set, protocol, device)
@@ -260,10 +375,10 @@ def run(
         "model": model_name,
         "parameters": count_parameters(model),
         "protocol": asdict(protocol),
+        "seed": protocol.seed,
         "seconds_per_epoch": float(np.median(history.seconds_per_epoch)),
+        "train_seconds": float(sum(history.seconds_per_epoch)),
         "losses": history.losses,
-        "accuracy": {str(d): a for d, a in accuracy_by_rotation(model, test_set).items()},
-        "accuracy_45": accuracy(model, test_set, 45.0),
         "threads": torch.get_num_threads(),
     }
-    return model, metrics
+    return model, {**metrics, **measure(model, protocol.dataset, test_set, angle_digits, device)}

@@ -3,13 +3,15 @@ import math
 import pytest
 import torch
 
-from eqcourse.data import load_mnist, rotate_by_angle
-from eqcourse.rotmnist import (
-    SPLIT_SIZES,
+from eqcourse.data import (
+    ROTATED_SPLITS,
+    load_mnist,
     load_rotated_mnist,
-    rotate_each,
+    rotate_by_angle,
+    rotate_by_radians,
     rotated_mnist_angles,
     rotated_mnist_sources,
+    subset,
 )
 
 
@@ -19,11 +21,11 @@ def val():
 
 
 def test_split_sizes_and_shapes(val):
-    assert SPLIT_SIZES == {"train": 10_000, "val": 2_000, "trainval": 12_000, "test": 50_000}
+    assert ROTATED_SPLITS == {"train": 10_000, "val": 2_000, "trainval": 12_000, "test": 50_000}
     images, labels = val.tensors
     assert images.shape == (2000, 1, 28, 28) and labels.shape == (2000,)
     assert images.dtype == torch.float32 and 0 <= images.min() and images.max() <= 1
-    for split, size in SPLIT_SIZES.items():
+    for split, size in ROTATED_SPLITS.items():
         assert len(rotated_mnist_sources(split)[1]) == size == len(rotated_mnist_angles(split))
 
 
@@ -75,13 +77,19 @@ def test_angles_are_uniform_in_a_full_turn():
         assert abs(angles.mean().item() - 180) < 3
 
 
-def test_rotate_each_matches_rotate_by_angle_and_checks_its_input():
+def test_rotating_by_radians_matches_rotate_by_angle_one_angle_per_image():
     x = torch.rand(3, 1, 28, 28)
-    out = rotate_each(x, torch.tensor([10.0, 45.0, 200.0]))
+    out = rotate_by_radians(x, torch.tensor([10.0, 45.0, 200.0]) * (math.pi / 180.0))
     for i, a in enumerate((10.0, 45.0, 200.0)):
         assert torch.allclose(out[i : i + 1], rotate_by_angle(x[i : i + 1], a), atol=1e-6)
-    with pytest.raises(ValueError, match="one angle per image"):
-        rotate_each(x, torch.tensor([1.0, 2.0]))
+
+
+def test_the_first_n_of_the_test_split_are_whole_digits(val):
+    first = subset(val, 10, seed=None)
+    assert torch.equal(first.tensors[0], val.tensors[0][:10])
+    with pytest.raises(ValueError, match="subset size must be an integer between 1 and 2000"):
+        subset(val, 0, seed=None)
+    assert torch.equal(rotated_mnist_sources("test")[1][:10], torch.arange(2).repeat_interleave(5))
 
 
 def test_bad_splits_and_seeds_get_clear_errors():
