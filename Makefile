@@ -42,7 +42,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q -m "not integration"
 
 integration: $(STAMP)
-	$(BIN)/python -m pytest tests -q -m integration
+	$(BIN)/python -m pytest tests -q -m integration --ignore=tests/e2e --ignore=tests/classroom --durations=5
 
 notebooks: $(STAMP)
 	$(if $(NOTEBOOKS),EQCOURSE_FAST=1 EQCOURSE_PROGRESS=0 MPLBACKEND=Agg $(OFFLINE) $(BIN)/python -m pytest --nbval-lax -q -p no:cacheprovider $(NOTEBOOKS),@echo 'no notebooks yet')
