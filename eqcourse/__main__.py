@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from eqcourse.pretrained import (  # noqa: F401 (RESULTS_FILE: the name tests/test_readme imports from here)
+from eqcourse.pretrained import (
     CHECKPOINT_DIR,
-    RESULTS_FILE,
     dataset_runs,
     format_rot_table,
     format_table,

@@ -1,21 +1,8 @@
-"""What a model costs: multiply-accumulates per image, and the time of a training and an eval step.
+"""What a model costs: multiply-accumulates (MACs) per image, and the time of a training and an eval step.
 
-* ``macs_by_layer(model)`` / ``macs_per_image(model)``: multiply-accumulates (MACs; one MAC is
-  a multiplication and an addition, i.e. 2 floating-point operations) for one 28x28 image,
-  counted by PyTorch's ``torch.utils.flop_counter.FlopCounterMode`` from the operations the
-  model really runs. A lifting or group convolution therefore counts the expanded kernel bank
-  ``(C_out * G, C_in * G, k, k)`` it convolves with; building the bank (rotations, rolls, or
-  combining a steerable basis) is not counted: the banks are built before counting
-  (``frozen_banks``), once per batch rather than per image. Convolutions and matrix products
-  are counted; batch norm, activations and pooling are not (they cost a few operations per
-  value, not per kernel tap).
-* ``step_times(models)``: median seconds of one training step (forward, backward, AdamW) and one
-  eval step (eval mode, ``no_grad``, kernel banks frozen with ``eqcourse.frozen_banks`` as
-  for evaluating a trained model), measured round-robin in one run so that a noisy machine
-  slows every model alike.
-
-Every helper takes a ``device`` (default: the model's) and leaves the models it is given as
-they were: mode, device and parameters.
+MACs are counted by PyTorch's ``FlopCounterMode`` from the operations the model really runs
+(one MAC is two floating-point operations). Every helper takes a ``device`` (default: the
+model's) and leaves the models it is given as they were: mode, device and parameters.
 """
 
 from __future__ import annotations
@@ -40,8 +27,6 @@ __all__ = ["macs_by_layer", "macs_per_image", "step_times", "ratios"]
 
 def _count(model: nn.Module, image_size: int, channels: int, device: str | torch.device | None) -> dict[str, int]:
     """``{module path: MACs}`` of one forward pass, each module with the MACs of all it calls."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
     check_positive_int(image_size, "image_size")
     check_positive_int(channels, "channels")
     counter = FlopCounterMode(display=False)

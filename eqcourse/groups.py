@@ -1,19 +1,10 @@
 """The groups C_n and D_n (C4 and D4 above all) and how they act on images and group feature maps.
 
-An element is a plain ``int`` from ``0`` to ``order - 1``. In C4 the element ``k`` is the
-rotation r^k by ``90 * k`` degrees counter-clockwise. In D4 the element ``k + 4 * m`` is
-r^k f^m: first mirror left-right ``m`` times, then rotate by r^k.
-
-Conventions (see docs/design.md):
-
-* images are ``(..., H, W)`` with ``H == W``; r^k acts as ``torch.rot90(x, k, dims=(-2, -1))``;
-* group feature maps are ``(B, C, G, H, W)`` with the group axis at dim 2; g acts on them by
-  transforming space with g **and** permuting the group axis: ``(g·f)(h) = g·f(g⁻¹h)``.
-  For C4 the permutation is a cyclic roll of the group axis by ``k``.
-
-``CyclicGroup(n)`` / ``DihedralGroup(n)`` give C_n / D_n for any n >= 1: element k of C_n rotates
-by ``360 * k / n`` degrees. Multiples of 90 degrees act exactly (``rot90``); other angles are
-interpolated (bilinear), which only approximates the rotation (see :class:`CyclicGroup`).
+An element is a plain ``int`` from ``0`` to ``order - 1``: in C_n, ``k`` rotates by ``360 * k / n``
+degrees counter-clockwise; in D_n, ``k + n * m`` is r^k f^m (mirror left-right ``m`` times, then
+rotate by r^k). On group feature maps ``(B, C, G, H, W)`` g transforms space **and** permutes the
+group axis: ``(g·f)(h) = g·f(g⁻¹h)``. Multiples of 90 degrees act exactly (``rot90``); other
+angles are interpolated (see :class:`CyclicGroup`). Conventions: docs/design.md.
 """
 
 from __future__ import annotations

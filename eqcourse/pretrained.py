@@ -1,11 +1,8 @@
 """The runs, their shipped checkpoints and their results tables.
 
-``RUNS`` is the one place that names a run: run name -> (model name in ``eqcourse.models.MODELS``,
-the protocol changes it trains with: see ``eqcourse.train.Protocol``). ``load_pretrained(name)``
-finds ``eqcourse/checkpoints/<name>.pt`` for any run registered there (the rotated-MNIST ones ship
-in the repository, not in the student wheel); to add one, see docs/design.md ("How to add a run").
-The results files hold what ``python -m eqcourse reproduce`` measured: ``results.json`` (MNIST, a
-list) and ``rotmnist_results.json`` (rotated MNIST, run -> figures, seeds merged by ``write_results``).
+``RUNS`` is the one place that names a run; ``load_pretrained(name)`` finds
+``eqcourse/checkpoints/<name>.pt`` for any of them (the rotated-MNIST ones ship in the repository,
+not in the student wheel). To add a run, see docs/design.md ("How to add a run").
 """
 
 from __future__ import annotations

@@ -12,16 +12,10 @@ Only the sampling on the k x k grid is approximate: the rotated function is eval
 same pixel centres, which the grid's 90-degree symmetry maps onto each other only for quarter
 turns.
 
-Conventions follow e2cnn (Weiler & Cesa 2019): rings at integer radii, width sigma = 0.6 (0.4
-for the outermost ring, a point at the centre pixel) unless ``sigma`` is given, and a band limit
-that lets a ring of radius r carry frequencies up to about 2r (at most 2 on the outermost ring,
-which the square only partly contains), so that a harmonic is not sampled more finely than the pixels on its
-ring allow (aliasing).
-
+The ring widths and the band limit (a ring of radius r carries frequencies up to about 2r, so
+that no harmonic is finer than the pixels on its ring) follow e2cnn (Weiler & Cesa 2019).
 ``SteerableLiftingConv2d`` and ``SteerableGroupConv2d`` are the layers of :mod:`eqcourse.nn`
-with the weights as basis coefficients: the bank for group element g is the basis sampled at
-``g⁻¹·x``, contracted with the coefficients. Whole quarter turns use ``rot90`` of the sampled
-kernel, so C4 (and the quarter turns inside C8, C16) stay exactly equivariant.
+with the weights as basis coefficients; whole quarter turns stay exact (``rot90``).
 """
 
 from __future__ import annotations
