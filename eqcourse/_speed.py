@@ -15,8 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["frozen_banks", "is_frozen", "max_pool2d"]
-
 #: layer -> (bank, bias) frozen on entering a block; weak, so a copy or a dropped layer is never in it
 _FROZEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 

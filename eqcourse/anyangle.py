@@ -17,8 +17,6 @@ from eqcourse.checks import check_positive_int
 from eqcourse.equivariance import act
 from eqcourse.groups import Group
 
-__all__ = ["disc_mask", "relative_error", "layer_errors", "logit_errors", "smooth_noise", "off_grid_distance"]
-
 
 def disc_mask(size: int, radius: float | None = None) -> torch.Tensor:
     """``(size, size)`` bool: the pixels whose centres lie within ``radius`` of the grid's centre.

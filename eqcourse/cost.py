@@ -22,8 +22,6 @@ from eqcourse._speed import frozen_banks
 from eqcourse.checks import check_positive_int
 from eqcourse.state import configure_threads, evaluating, on_device, resolve_device, synchronize
 
-__all__ = ["macs_by_layer", "macs_per_image", "step_times", "ratios"]
-
 
 def _count(model: nn.Module, image_size: int, channels: int, device: str | torch.device | None) -> dict[str, int]:
     """``{module path: MACs}`` of one forward pass, each module with the MACs of all it calls."""

@@ -1,8 +1,7 @@
 """The two datasets: MNIST from the IDX files shipped in ``data/MNIST/raw/`` (checked byte for
 byte), and rotated MNIST generated from them; rotations of images by any angle.
 
-Pixels are scaled to [0, 1] and nothing else (the source's ``ToTensor`` only). A torchvision
-download is used only when the caller asks for it with ``download=True``.
+Pixels are scaled to [0, 1] and nothing else (the source's ``ToTensor`` only); nothing is downloaded.
 
 Rotated MNIST is built the way MNIST-rot was made (Larochelle et al. 2007), whose files cannot be
 downloaded here; in memory, in a few seconds (``load_rotated_mnist``):
@@ -33,20 +32,6 @@ from torch.utils.data import TensorDataset
 
 from eqcourse.checks import check_angle, check_images
 from eqcourse.groups import C4
-
-__all__ = [
-    "DATA_DIR",
-    "MNISTDataError",
-    "load_mnist",
-    "load_rotated_mnist",
-    "rotated_mnist_sources",
-    "rotated_mnist_angles",
-    "ROTATED_SPLITS",
-    "rotated",
-    "subset",
-    "rotate_by_angle",
-    "rotate_by_radians",
-]
 
 
 def _shipped_data_dir() -> Path:

@@ -13,8 +13,6 @@ import torch
 
 from eqcourse.checks import check_group_map, check_positive_int, check_square
 
-__all__ = ["Group", "CyclicGroup", "DihedralGroup", "C4", "D4"]
-
 
 class Group:
     """A finite group of symmetries of the square grid, elements ``0 .. order-1``."""
@@ -145,15 +143,11 @@ class CyclicGroup(Group):
     * any other angle ``90 * q + phi`` is ``rot90`` by q after a bilinear rotation by phi about
       the centre of the grid with zeros outside (as :func:`eqcourse.data.rotate_by_angle`).
       This is *not* exact: the grid has only 90-degree symmetry, so the rotated pixel centres
-      fall between pixels and the values are interpolated (blurred), and the corners of the
-      square leave the grid while zeros come in. The action is then only approximately a
-      homomorphism (``transform(1, transform(1, x)) != transform(2, x)``). Measured
-      (``tests/test_groups.py``), the relative error ``max |r·r·w - r²·w| / max |w|`` of C8
-      (45 degrees twice against 90 degrees once) is 0.67 on average over random N(0, 1) 3x3
-      kernels, where a corner pixel's value leaves the grid, and 0.34 over MNIST digits, where
-      it is the blur of two interpolations. What this does to the equivariance of a layer is
-      measured in notebook 06; kernels that rotate exactly in a basis are in
-      :mod:`eqcourse.steerable`.
+      fall between pixels (blur) and the corners leave the grid while zeros come in. The action
+      is then only approximately a homomorphism: the relative error ``max |r·r·w - r²·w| / max |w|``
+      of C8 is 0.67 on average over random N(0, 1) 3x3 kernels and 0.34 over MNIST digits
+      (``tests/test_groups.py``; a layer's equivariance: notebook 06). Kernels that rotate
+      exactly in a basis are in :mod:`eqcourse.steerable`.
     """
 
     def __init__(self, n: int = 4) -> None:

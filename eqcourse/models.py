@@ -20,26 +20,6 @@ from eqcourse.groups import C4, D4, CyclicGroup, Group
 from eqcourse.nn import GroupBatchNorm, GroupConv2d, InvariantHead, LiftingConv2d, SpatialMaxPool, group_bank
 from eqcourse.steerable import SteerableGroupConv2d, SteerableLiftingConv2d
 
-__all__ = [
-    "SimpleCNN",
-    "EqCNN",
-    "MatchedEqCNN",
-    "P4CNN",
-    "P4MCNN",
-    "AnyAngleCNN",
-    "CNCNN",
-    "matched_channels",
-    "KERNELS",
-    "IdentityGroupConv2d",
-    "EqCNNBN",
-    "IdentityP4CNN",
-    "CopyFramePool",
-    "LiftedEqCNN",
-    "MODELS",
-    "build_model",
-    "count_parameters",
-]
-
 
 def count_parameters(model: nn.Module) -> int:
     """The number of trainable parameters."""
@@ -265,10 +245,8 @@ class CopyFramePool(nn.Module):
     C4-equivariant at every size, odd ones included, and equals ``SpatialMaxPool`` on even sizes.
     """
 
-    def __init__(self, kernel_size: int = 2, group: Group = C4):
+    def __init__(self, kernel_size: int = 2):
         super().__init__()
-        if group != C4:
-            raise ValueError(f"CopyFramePool is written for C4; got {group!r}.")
         self.kernel_size = check_positive_int(kernel_size, "kernel_size")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

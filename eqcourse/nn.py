@@ -18,17 +18,6 @@ from eqcourse._speed import max_pool2d
 from eqcourse.checks import check_group_map, check_images, check_positive_int
 from eqcourse.groups import C4, Group
 
-__all__ = [
-    "lifting_bank",
-    "group_bank",
-    "LiftingConv2d",
-    "GroupConv2d",
-    "GroupBatchNorm",
-    "GroupMaxPool",
-    "SpatialMaxPool",
-    "InvariantHead",
-]
-
 
 def lifting_bank(weight: torch.Tensor, group: Group = C4) -> torch.Tensor:
     """``(C_out, C_in, k, k)`` -> ``(C_out * G, C_in, k, k)``: every kernel once per element g."""

@@ -17,25 +17,6 @@ from torch import nn
 from eqcourse.models import MODELS, build_model
 from eqcourse.state import resolve_device
 
-__all__ = [
-    "RUNS",
-    "AUGMENTATIONS",
-    "CHECKPOINT_DIR",
-    "RESULTS_FILE",
-    "ROT_RESULTS_FILE",
-    "CheckpointError",
-    "dataset_runs",
-    "save_checkpoint",
-    "load_checkpoint",
-    "load_pretrained",
-    "pretrained_metrics",
-    "format_table",
-    "format_rot_table",
-    "write_results",
-    "SOURCE",
-    "PUBLISHED",
-]
-
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 #: the README's two results tables, as ``python -m eqcourse reproduce --json`` wrote them
 RESULTS_FILE, ROT_RESULTS_FILE = CHECKPOINT_DIR / "results.json", CHECKPOINT_DIR / "rotmnist_results.json"

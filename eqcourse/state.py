@@ -14,16 +14,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = [
-    "model_device",
-    "resolve_device",
-    "evaluating",
-    "on_device",
-    "synchronize",
-    "available_cpus",
-    "configure_threads",
-]
-
 
 def _check_module(model: object) -> nn.Module:
     if not isinstance(model, nn.Module):

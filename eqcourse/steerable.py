@@ -29,10 +29,8 @@ from eqcourse.checks import check_positive_int
 from eqcourse.groups import C4, Group
 from eqcourse.nn import GroupConv2d, LiftingConv2d
 
-__all__ = ["SteerableBasis", "SteerableLiftingConv2d", "SteerableGroupConv2d"]
 
-
-def _default_max_frequency(radius: float, max_radius: float) -> int:
+def _max_frequency(radius: float, max_radius: float) -> int:
     """e2cnn's band limit: 0 at the centre, at most 2 on the outer ring, else 2r (odd r) or 2r - 1."""
     if radius == 0:
         return 0
@@ -44,10 +42,9 @@ def _default_max_frequency(radius: float, max_radius: float) -> int:
 class SteerableBasis:
     """Gaussian rings times circular harmonics, sampled on a ``kernel_size`` x ``kernel_size`` grid.
 
-    ``SteerableBasis(kernel_size, sigma=None, max_frequency=None)``: rings at radii
-    0, 1, ..., (kernel_size - 1) / 2, each ``sigma`` pixels wide (None: e2cnn's widths, 0.6, 0.4
-    on the outer ring and a point at the centre); ``max_frequency`` is a function ``(radius, max_radius) ->
-    int`` (default: e2cnn's band limit). ``len(basis)`` is the number of functions
+    ``SteerableBasis(kernel_size, sigma=None)``: rings at radii 0, 1, ..., (kernel_size - 1) / 2,
+    each ``sigma`` pixels wide (None: e2cnn's widths, 0.6, 0.4 on the outer ring and a point at
+    the centre), with e2cnn's band limit. ``len(basis)`` is the number of functions
     (1, 6, 12, 18 for kernel sizes 1, 3, 5, 7). ``basis.functions`` lists them as
     ``(radius, m, "cos" | "sin")``.
 
@@ -60,7 +57,7 @@ class SteerableBasis:
     that rotating the coefficients and rotating the functions agree.
     """
 
-    def __init__(self, kernel_size: int, sigma: float | None = None, max_frequency=None) -> None:
+    def __init__(self, kernel_size: int, sigma: float | None = None) -> None:
         check_positive_int(kernel_size, "kernel_size")
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd (a centre pixel to rotate about); got {kernel_size}.")
@@ -75,11 +72,10 @@ class SteerableBasis:
         #: the width of the ring at each radius
         default = {max_radius: 0.4, 0: 0.005}  # a 1x1 kernel's only ring is the centre point
         self.sigmas = {r: float(sigma) if sigma is not None else default.get(r, 0.6) for r in self.radii}
-        rule = max_frequency or _default_max_frequency
         self.functions: list[tuple[int, int, str]] = []
         for r in self.radii:
             self.functions.append((r, 0, "cos"))
-            for m in range(1, rule(r, max_radius) + 1):
+            for m in range(1, _max_frequency(r, max_radius) + 1):
                 self.functions += [(r, m, "cos"), (r, m, "sin")]
         raw = self._evaluate(0.0, False)
         norms = raw.flatten(1).norm(dim=1)
