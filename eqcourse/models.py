@@ -201,17 +201,9 @@ class IdentityGroupConv2d(GroupConv2d):
     ``(C_out, C_in, k, k)``, initialised like ``GroupConv2d``'s (the same bound).
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        padding: int = 0,
-        bias: bool = True,
-        group: Group = C4,
-    ):
-        super().__init__(in_channels, out_channels, kernel_size, padding, bias, group)
-        self.weight = nn.Parameter(self.weight.detach()[:, :, group.identity].clone())
+    def __init__(self, *args, **kwargs) -> None:  # GroupConv2d's arguments
+        super().__init__(*args, **kwargs)
+        self.weight = nn.Parameter(self.weight.detach()[:, :, self.group.identity].clone())
 
     def full_weight(self) -> torch.Tensor:
         """The group kernel ``(C_out, C_in, G, k, k)``: the identity slice, zeros elsewhere."""

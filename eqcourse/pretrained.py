@@ -197,6 +197,13 @@ def format_rot_table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def seed_summary(errors: dict[str, float]) -> dict:
+    """A run's test error per seed, their mean and their sample sd (None for one seed)."""
+    values = list(errors.values())
+    sd = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return {"test_error_by_seed": errors, "test_error_mean": float(np.mean(values)), "test_error_sd": sd}
+
+
 def _same_experiment(a: dict, b: dict) -> bool:
     """Whether two results are seeds of one experiment (everything but the seed agrees)."""
 
@@ -220,11 +227,8 @@ def write_results(path: str | Path, results: dict[str, dict]) -> Path:
         old = stored.get(name)
         if old is not None and _same_experiment(old, new):
             seeds = {**old.get("test_error_by_seed", {}), **new.get("test_error_by_seed", {})}
-            new = dict(new if new["seed"] <= old["seed"] else old)
-            new["test_error_by_seed"] = dict(sorted(seeds.items(), key=lambda kv: int(kv[0])))
-            values = list(seeds.values())
-            new["test_error_mean"] = float(np.mean(values))
-            new["test_error_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else None
+            seeds = dict(sorted(seeds.items(), key=lambda kv: int(kv[0])))
+            new = {**(new if new["seed"] <= old["seed"] else old), **seed_summary(seeds)}
         stored[name] = new
     ordered = {name: stored[name] for name in [*RUNS, *stored] if name in stored}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -157,17 +157,9 @@ class SteerableBasis:
 class _SteerableMixin:
     """Replace the pixel weights ``(..., k, k)`` by basis coefficients ``(..., len(basis))``."""
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        padding: int = 0,
-        bias: bool = True,
-        group: Group = C4,
-        basis: SteerableBasis | None = None,
-    ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=bias, group=group)
+    def __init__(self, *args, basis: SteerableBasis | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)  # the pixel layer's arguments: in, out, kernel_size, padding, bias, group
+        kernel_size, group = self.weight.shape[-1], self.group
         basis = basis or SteerableBasis(kernel_size)
         if basis.kernel_size != kernel_size:
             raise ValueError(

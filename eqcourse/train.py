@@ -54,11 +54,6 @@ def fast_mode() -> bool:
     return _env_flag("EQCOURSE_FAST", False)
 
 
-def progress_enabled() -> bool:
-    """False when ``EQCOURSE_PROGRESS=0`` (tqdm ignores ``TQDM_DISABLE`` inside a kernel)."""
-    return _env_flag("EQCOURSE_PROGRESS", True)
-
-
 @dataclass
 class Protocol:
     """What a training run does; the defaults are the source's protocol on MNIST."""
@@ -116,9 +111,10 @@ def set_seed(seed: int) -> None:
 
 
 def _progress(iterable, **kwargs):
+    """A tqdm bar, off with ``EQCOURSE_PROGRESS=0`` (tqdm ignores ``TQDM_DISABLE`` inside a kernel)."""
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, disable=not progress_enabled(), leave=False, **kwargs)
+    return tqdm(iterable, disable=not _env_flag("EQCOURSE_PROGRESS", True), leave=False, **kwargs)
 
 
 def augment_batch(x: torch.Tensor, how: str, generator: torch.Generator, in_degrees: bool = False) -> torch.Tensor:
