@@ -316,9 +316,8 @@ def run(
 ) -> tuple[nn.Module, dict]:
     """Train the run ``name`` (a key of ``RUNS``) from scratch with ``protocol`` (its own by default) and
     measure it (``measure``): the unit of ``python -m eqcourse reproduce``."""
-    if name not in RUNS:
-        raise KeyError(f"unknown run {name!r}; known runs: {', '.join(RUNS)}.")
-    protocol = protocol or protocol_of(name)
+    registered = protocol_of(name)  # a clear KeyError for an unknown run
+    protocol = protocol or registered
     model_name = RUNS[name][0]
     train_set = load_split(protocol.dataset, "train", protocol.train_size, protocol.seed)
     test_set = load_split(protocol.dataset, "test", protocol.test_size, protocol.seed)
