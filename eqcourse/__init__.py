@@ -1,12 +1,7 @@
 """eqcourse: regular group-equivariant CNNs, taught through one principle: let the kernel rotate.
 
-``eqcourse.load_pretrained("p4_cnn")`` gives a shipped, trained model; the modules hold one idea
-each: ``groups``, ``data``, ``nn``, ``models``, ``state``, ``train``, ``pretrained``,
-``equivariance``, ``cost``, ``analysis``, ``viz`` and ``widgets`` (docs/design.md).
-
-Importing eqcourse changes no global setting: torch's thread count is capped by
-``configure_threads()``, which ``train``, ``step_times``, ``python -m eqcourse`` and the
-benchmarks call where their work starts.
+``eqcourse.load_pretrained("p4_cnn")`` gives a shipped, trained model; docs/design.md says what
+each module holds. Importing eqcourse changes no global setting (``configure_threads``).
 """
 
 from eqcourse._speed import frozen_banks

@@ -14,16 +14,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-from eqcourse.pretrained import (  # noqa: F401 (RESULTS_FILE: the name tests/test_readme imports from here)
+from eqcourse.pretrained import (
     CHECKPOINT_DIR,
-    RESULTS_FILE,
     dataset_runs,
     format_rot_table,
     format_table,
     load_checkpoint,
     save_checkpoint,
+    seed_summary,
     write_results,
 )
 from eqcourse.train import FAST, configure_threads, fast_mode, load_split, measure, protocol_of, run
@@ -99,10 +97,7 @@ def reproduce(args: argparse.Namespace) -> None:
             if seed == seeds[0]:  # the first seed's model and figures; every seed's test error
                 results[name], shipped = metrics, model
         if rot:
-            values = list(errors.values())
-            results[name]["test_error_by_seed"] = errors
-            results[name]["test_error_mean"] = float(np.mean(values))
-            results[name]["test_error_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else None
+            results[name].update(seed_summary(errors))
             if args.json:  # after each run: nothing lost if stopped
                 write_results(args.json, {name: results[name]})
         if args.save_checkpoints:

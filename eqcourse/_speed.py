@@ -1,11 +1,7 @@
 """Speed and caching behind the layers of :mod:`eqcourse.nn` (private: the maths lives there).
 
-* ``frozen_banks(model)``: build every kernel bank once and serve it to forward passes that
-  record no gradient, until the block ends (``predict``, ``step_times`` and the benchmarks).
-* ``max_pool2d(maps, k)``: ``F.max_pool2d``, computed in the channels-last layout on the CPU,
-  where PyTorch's kernels are several times faster (``benchmarks/README.md``).
-
-Neither changes a number: the tests (``tests/test_speed.py``) compare both with the plain path.
+Neither ``frozen_banks`` nor ``max_pool2d`` changes a number: ``tests/test_speed.py`` compares
+both with the plain path (docs/design.md, "Caching").
 """
 
 from __future__ import annotations
@@ -18,8 +14,6 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-__all__ = ["frozen_banks", "is_frozen", "max_pool2d"]
 
 #: layer -> (bank, bias) frozen on entering a block; weak, so a copy or a dropped layer is never in it
 _FROZEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

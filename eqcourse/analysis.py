@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch.utils.data import TensorDataset
 
-from eqcourse.checks import check_angle, check_positive_int
+from eqcourse.checks import check_angle, check_images, check_positive_int
 from eqcourse.data import rotate_by_angle
+from eqcourse.groups import C4
+from eqcourse.models import EqCNN
 from eqcourse.train import predict
 
-# --- predictions, confusion matrices and mistakes under rotation (helper A1) -------------------
+# --- predictions, confusion matrices and mistakes under rotation
 
 
 def _check_model_and_dataset(model, dataset) -> tuple[torch.Tensor, torch.Tensor]:
-    if not callable(model):
-        raise TypeError(f"model must be a callable torch module; got {type(model).__name__}.")
+    """The dataset's images and labels; the model is checked by ``predict``."""
     if not isinstance(dataset, TensorDataset) or len(dataset.tensors) != 2:
         raise TypeError(
             "dataset must be a TensorDataset of (images, labels), e.g. load_mnist('test') or "
@@ -63,15 +66,13 @@ def misclassified(
     return indices, preds[indices]
 
 
-# --- inside the EqCNN, invariance on the test set, plain-text tables (helper A2) ---------------
+# --- inside the EqCNN, invariance on the test set, plain-text tables
 
 #: the stages of the source's EqCNN, in order, each a group feature map (B, C, 4, H, W)
 EQCNN_STAGES = ("copies", "cl1", "max_1", "cl2", "max_2", "cl3")
 
 
 def _check_eqcnn(model) -> None:
-    from eqcourse.models import EqCNN
-
     if not isinstance(model, EqCNN):
         raise TypeError(
             f"model must be an eqcourse.models.EqCNN (e.g. load_pretrained('eq_cnn')); got {type(model).__name__}."
@@ -86,9 +87,6 @@ def eqcnn_activations(model, x: torch.Tensor) -> dict[str, torch.Tensor]:
     after the convolution and SiLU; ``"max_1"``, ``"max_2"`` after the spatial 2x2 max pools.
     Copy j (index j on the group axis) is computed from r^j·x.
     """
-    from eqcourse.checks import check_images
-    from eqcourse.groups import C4
-
     _check_eqcnn(model)
     check_images(x, channels=1, size=28)
     out = {"copies": C4.orbit(x)}
@@ -139,11 +137,6 @@ def rotation_logits(model, images: torch.Tensor, batch_size: int = 100) -> torch
     """Logits of ``model`` on ``images`` rotated by r^k for k = 0..3: ``(4, N, classes)``.
 
     Computed ``batch_size`` images at a time (a four-copy model holds four times the activations)."""
-    from eqcourse.checks import check_images
-    from eqcourse.groups import C4
-
-    if not callable(model):
-        raise TypeError(f"model must be a callable torch module; got {type(model).__name__}.")
     check_images(images, name="images")
     check_positive_int(batch_size, "batch_size")
     return torch.stack([predict(model, C4.act_on_image(k, images), batch_size) for k in C4.elements])
@@ -167,8 +160,6 @@ def rotation_summary(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, di
 
 def format_table(rows: list[dict[str, object]], floats: str = "{:.2f}") -> str:
     """Rows of dicts (same keys) as an aligned plain-text table; floats formatted with ``floats``."""
-    from collections.abc import Mapping
-
     if not rows or not all(isinstance(r, Mapping) for r in rows):
         raise ValueError("rows must be a non-empty list of dicts, one per row.")
     columns = list(rows[0])

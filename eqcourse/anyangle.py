@@ -2,13 +2,8 @@
 
 :mod:`eqcourse.equivariance` measures the largest absolute deviation, the right test for an
 exact symmetry (C4, D4). For C8 and C16 nothing is exact and the question becomes *how much*,
-so these figures are relative L2 errors, over the disc inscribed in the image (a rotated
-square loses its corners, and zeros come in, whatever the layer does):
-
-* ``layer_errors(layer, x, group)``: ``{g: |Φ(g·x) - g·Φ(x)| / |g·Φ(x)|}``;
-* ``logit_errors(model, x, group)``: ``{g: |f(g·x) - f(x)| / |f(x)|}`` of invariant logits;
-* ``smooth_noise(n, size, width)``: random maps without fine detail (white noise blurred);
-* ``off_grid_distance(kernel_size, degrees)``: how far rotated pixel centres land from any pixel.
+so these figures are relative L2 errors over the disc inscribed in the image (a rotated square
+loses its corners, and zeros come in, whatever the layer does).
 """
 
 from __future__ import annotations
@@ -21,8 +16,6 @@ import torch
 from eqcourse.checks import check_positive_int
 from eqcourse.equivariance import act
 from eqcourse.groups import Group
-
-__all__ = ["disc_mask", "relative_error", "layer_errors", "logit_errors", "smooth_noise", "off_grid_distance"]
 
 
 def disc_mask(size: int, radius: float | None = None) -> torch.Tensor:

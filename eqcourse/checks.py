@@ -6,8 +6,6 @@ from numbers import Real
 
 import torch
 
-__all__ = ["check_square", "check_images", "check_group_map", "check_positive_int", "check_angle"]
-
 
 def check_positive_int(value: object, name: str, hint: str = "") -> int:
     """``value`` must be an int >= 1 (a bool is not accepted); ``hint`` says what it counts."""

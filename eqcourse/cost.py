@@ -1,21 +1,8 @@
-"""What a model costs: multiply-accumulates per image, and the time of a training and an eval step.
+"""What a model costs: multiply-accumulates (MACs) per image, and the time of a training and an eval step.
 
-* ``macs_by_layer(model)`` / ``macs_per_image(model)``: multiply-accumulates (MACs; one MAC is
-  a multiplication and an addition, i.e. 2 floating-point operations) for one 28x28 image,
-  counted by PyTorch's ``torch.utils.flop_counter.FlopCounterMode`` from the operations the
-  model really runs. A lifting or group convolution therefore counts the expanded kernel bank
-  ``(C_out * G, C_in * G, k, k)`` it convolves with; building the bank (rotations, rolls, or
-  combining a steerable basis) is not counted: the banks are built before counting
-  (``frozen_banks``), once per batch rather than per image. Convolutions and matrix products
-  are counted; batch norm, activations and pooling are not (they cost a few operations per
-  value, not per kernel tap).
-* ``step_times(models)``: median seconds of one training step (forward, backward, AdamW) and one
-  eval step (eval mode, ``no_grad``, kernel banks frozen with ``eqcourse.frozen_banks`` as
-  for evaluating a trained model), measured round-robin in one run so that a noisy machine
-  slows every model alike.
-
-Every helper takes a ``device`` (default: the model's) and leaves the models it is given as
-they were: mode, device and parameters.
+MACs are counted by PyTorch's ``FlopCounterMode`` from the operations the model really runs
+(one MAC is two floating-point operations). Every helper takes a ``device`` (default: the
+model's) and leaves the models it is given as they were: mode, device and parameters.
 """
 
 from __future__ import annotations
@@ -32,30 +19,21 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from eqcourse._speed import frozen_banks
-from eqcourse.checks import check_positive_int
 from eqcourse.state import configure_threads, evaluating, on_device, resolve_device, synchronize
 
-__all__ = ["macs_by_layer", "macs_per_image", "step_times", "ratios"]
 
-
-def _count(model: nn.Module, image_size: int, channels: int, device: str | torch.device | None) -> dict[str, int]:
-    """``{module path: MACs}`` of one forward pass, each module with the MACs of all it calls."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
-    check_positive_int(image_size, "image_size")
-    check_positive_int(channels, "channels")
+def _count(model: nn.Module, device: str | torch.device | None) -> dict[str, int]:
+    """``{module path: MACs}`` of one forward pass on a 28x28 image, each module with the MACs of all it calls."""
     counter = FlopCounterMode(display=False)
     with on_device(model, device) as device, evaluating(model), torch.no_grad(), frozen_banks(model):
-        x = torch.zeros(1, channels, image_size, image_size, device=device)  # banks built before counting
+        x = torch.zeros(1, 1, 28, 28, device=device)  # banks built before counting
         with counter:
             model(x)
     return {name: sum(ops.values()) // 2 for name, ops in counter.get_flop_counts().items()}
 
 
-def macs_by_layer(
-    model: nn.Module, image_size: int = 28, channels: int = 1, device: str | torch.device | None = None
-) -> dict[str, int]:
-    """``{layer name: MACs}`` for one ``(1, channels, image_size, image_size)`` input, in call order.
+def macs_by_layer(model: nn.Module, device: str | torch.device | None = None) -> dict[str, int]:
+    """``{layer name: MACs}`` for one 28x28 image, in call order.
 
     A layer's own MACs: what it runs minus what its sublayers run. A model that calls
     ``F.conv2d`` itself (EqCNN with its copies folded into the batch) has its layers counted
@@ -64,7 +42,7 @@ def macs_by_layer(
     if getattr(model, "fold_copies", False):  # EqCNN: the same convolutions through its modules
         model = copy.deepcopy(model)
         model.fold_copies = False
-    totals = _count(model, image_size, channels, device)
+    totals = _count(model, device)
     totals.pop("Global", None)
     own = {}
     for name, macs in totals.items():
@@ -83,7 +61,7 @@ def macs_per_image(model: nn.Module, device: str | torch.device | None = None) -
     Often loosely called "FLOPs"; one MAC is two floating-point operations. Group
     convolutions count the expanded bank they really convolve with.
     """
-    return _count(model, 28, 1, device).get("Global", 0)
+    return _count(model, device).get("Global", 0)
 
 
 def _check_models(models: Mapping[str, nn.Module]) -> None:
@@ -99,7 +77,6 @@ def step_times(
     batch: int = 64,
     steps: int = 100,
     warmup: int = 10,
-    image_size: int = 28,
     seed: int = 0,
     kinds: tuple[str, ...] = ("train", "eval"),
     device: str | torch.device | None = None,
@@ -126,7 +103,7 @@ def step_times(
     configure_threads()
     device = resolve_device(device, next(iter(models.values())))
     generator = torch.Generator().manual_seed(seed)
-    x = torch.rand(batch, 1, image_size, image_size, generator=generator).to(device)
+    x = torch.rand(batch, 1, 28, 28, generator=generator).to(device)
     y = torch.randint(0, 10, (batch,), generator=generator).to(device)
     copies = {}
     for name, model in models.items():

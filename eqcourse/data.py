@@ -1,8 +1,7 @@
 """The two datasets: MNIST from the IDX files shipped in ``data/MNIST/raw/`` (checked byte for
 byte), and rotated MNIST generated from them; rotations of images by any angle.
 
-Pixels are scaled to [0, 1] and nothing else (the source's ``ToTensor`` only). A torchvision
-download is used only when the caller asks for it with ``download=True``.
+Pixels are scaled to [0, 1] and nothing else (the source's ``ToTensor`` only); nothing is downloaded.
 
 Rotated MNIST is built the way MNIST-rot was made (Larochelle et al. 2007), whose files cannot be
 downloaded here; in memory, in a few seconds (``load_rotated_mnist``):
@@ -34,20 +33,6 @@ from torch.utils.data import TensorDataset
 from eqcourse.checks import check_angle, check_images
 from eqcourse.groups import C4
 
-__all__ = [
-    "DATA_DIR",
-    "MNISTDataError",
-    "load_mnist",
-    "load_rotated_mnist",
-    "rotated_mnist_sources",
-    "rotated_mnist_angles",
-    "ROTATED_SPLITS",
-    "rotated",
-    "subset",
-    "rotate_by_angle",
-    "rotate_by_radians",
-]
-
 
 def _shipped_data_dir() -> Path:
     """``eqcourse/_data`` in an installed wheel, else the checkout's ``data/`` beside the package."""
@@ -75,10 +60,7 @@ class MNISTDataError(RuntimeError):
 
 
 def _restore_hint(path: Path) -> str:
-    return (
-        f"Restore it with `git checkout -- {path.parent}` from the course repository, or call "
-        "load_mnist(..., download=True) to fetch MNIST with torchvision (needs the network)."
-    )
+    return f"Restore it with `git checkout -- {path.parent}` from the course repository, or reinstall eqcourse."
 
 
 #: IDX magic number: two zero bytes, the element type (0x08: unsigned byte), the number of dimensions
@@ -192,38 +174,21 @@ def _load_uint8(split: str, root: str, size: int | None, seed: int) -> tuple[tor
     return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
 
 
-def _download(split: str, root: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    from torchvision.datasets import MNIST  # only on request: the course runs offline
-
-    ds = MNIST(str(root / "download"), train=split == "train", download=True)
-    return ds.data, ds.targets.long()  # not cached: a fresh object every call
-
-
 def load_mnist(
     split: str = "train",
     size: int | None = None,
     seed: int = 0,
     root: str | Path | None = None,
-    download: bool = False,
 ) -> TensorDataset:
     """MNIST ``split`` ("train" or "test") as images ``(N, 1, 28, 28)`` in [0, 1] and labels.
 
     ``size`` keeps a seeded random subset (the same digits as ``subset(load_mnist(split), size,
     seed)``) without building the whole split in floating point first: a small memory footprint.
-    ``download=True`` falls back to torchvision's download when the shipped files are missing.
+    ``root``: a folder holding ``MNIST/raw/`` (default ``DATA_DIR``).
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {sorted(SPLITS)}; got {split!r}.")
-    root = Path(root) if root is not None else DATA_DIR
-    try:
-        images, labels = _load_uint8(split, str(root), size, seed)
-    except MNISTDataError:
-        if not download:
-            raise
-        images, labels = _download(split, root)
-        if size is not None:
-            idx = _subset_indices(len(labels), size, seed)
-            images, labels = images[idx], labels[idx]
+    images, labels = _load_uint8(split, str(DATA_DIR if root is None else root), size, seed)
     # read from disk on every call (0.2 s for the training split) rather than cached: nothing of
     # 47 MB stays in memory, and every caller owns fresh tensors
     return TensorDataset(images.unsqueeze(1).float().div_(255.0), labels)

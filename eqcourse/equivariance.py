@@ -15,8 +15,6 @@ import torch
 
 from eqcourse.groups import C4, Group
 
-__all__ = ["act", "invariance_error", "equivariance_error", "assert_invariant", "assert_equivariant"]
-
 
 def act(group: Group, g: int, x: torch.Tensor) -> torch.Tensor:
     """g·x: on group feature maps (5-D with the group axis at dim 2) or on images otherwise."""

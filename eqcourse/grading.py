@@ -20,8 +20,6 @@ import types
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["ForbiddenError", "forbidden"]
-
 _MISSING = object()
 
 

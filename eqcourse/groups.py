@@ -1,19 +1,10 @@
 """The groups C_n and D_n (C4 and D4 above all) and how they act on images and group feature maps.
 
-An element is a plain ``int`` from ``0`` to ``order - 1``. In C4 the element ``k`` is the
-rotation r^k by ``90 * k`` degrees counter-clockwise. In D4 the element ``k + 4 * m`` is
-r^k f^m: first mirror left-right ``m`` times, then rotate by r^k.
-
-Conventions (see docs/design.md):
-
-* images are ``(..., H, W)`` with ``H == W``; r^k acts as ``torch.rot90(x, k, dims=(-2, -1))``;
-* group feature maps are ``(B, C, G, H, W)`` with the group axis at dim 2; g acts on them by
-  transforming space with g **and** permuting the group axis: ``(g·f)(h) = g·f(g⁻¹h)``.
-  For C4 the permutation is a cyclic roll of the group axis by ``k``.
-
-``CyclicGroup(n)`` / ``DihedralGroup(n)`` give C_n / D_n for any n >= 1: element k of C_n rotates
-by ``360 * k / n`` degrees. Multiples of 90 degrees act exactly (``rot90``); other angles are
-interpolated (bilinear), which only approximates the rotation (see :class:`CyclicGroup`).
+An element is a plain ``int`` from ``0`` to ``order - 1``: in C_n, ``k`` rotates by ``360 * k / n``
+degrees counter-clockwise; in D_n, ``k + n * m`` is r^k f^m (mirror left-right ``m`` times, then
+rotate by r^k). On group feature maps ``(B, C, G, H, W)`` g transforms space **and** permutes the
+group axis: ``(g·f)(h) = g·f(g⁻¹h)``. Multiples of 90 degrees act exactly (``rot90``); other
+angles are interpolated (see :class:`CyclicGroup`). Conventions: docs/design.md.
 """
 
 from __future__ import annotations
@@ -21,8 +12,6 @@ from __future__ import annotations
 import torch
 
 from eqcourse.checks import check_group_map, check_positive_int, check_square
-
-__all__ = ["Group", "CyclicGroup", "DihedralGroup", "C4", "D4"]
 
 
 class Group:
@@ -154,15 +143,11 @@ class CyclicGroup(Group):
     * any other angle ``90 * q + phi`` is ``rot90`` by q after a bilinear rotation by phi about
       the centre of the grid with zeros outside (as :func:`eqcourse.data.rotate_by_angle`).
       This is *not* exact: the grid has only 90-degree symmetry, so the rotated pixel centres
-      fall between pixels and the values are interpolated (blurred), and the corners of the
-      square leave the grid while zeros come in. The action is then only approximately a
-      homomorphism (``transform(1, transform(1, x)) != transform(2, x)``). Measured
-      (``tests/test_groups.py``), the relative error ``max |r·r·w - r²·w| / max |w|`` of C8
-      (45 degrees twice against 90 degrees once) is 0.67 on average over random N(0, 1) 3x3
-      kernels, where a corner pixel's value leaves the grid, and 0.34 over MNIST digits, where
-      it is the blur of two interpolations. What this does to the equivariance of a layer is
-      measured in notebook 06; kernels that rotate exactly in a basis are in
-      :mod:`eqcourse.steerable`.
+      fall between pixels (blur) and the corners leave the grid while zeros come in. The action
+      is then only approximately a homomorphism: the relative error ``max |r·r·w - r²·w| / max |w|``
+      of C8 is 0.67 on average over random N(0, 1) 3x3 kernels and 0.34 over MNIST digits
+      (``tests/test_groups.py``; a layer's equivariance: notebook 06). Kernels that rotate
+      exactly in a basis are in :mod:`eqcourse.steerable`.
     """
 
     def __init__(self, n: int = 4) -> None:

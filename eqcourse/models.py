@@ -1,16 +1,9 @@
 """The course's models, from the plain CNN of the source to true group convolution networks.
 
-* ``SimpleCNN``: the source's plain CNN (13,978 parameters).
-* ``EqCNN``: the source's four-copy network (7,834 parameters, not "the same" as SimpleCNN).
-* ``MatchedEqCNN``: SimpleCNN's own layers run on the four copies (13,978 parameters).
-* ``P4CNN`` / ``P4MCNN``: lifting + group convolutions for C4 / D4 (within 13,978 parameters).
-* The ablation's variants (``benchmarks/ablation.py``; notebook 05 counts their parameters and
-  MACs): ``EqCNNBN`` (EqCNN with batch norm), ``IdentityP4CNN`` (P4CNN with its group kernels
-  zero off the identity slice: copies that never talk to each other) and ``"p4_cnn_small"``
-  (P4CNN's widths halved: full group kernels, fewer parameters than that).
-  ``LiftedEqCNN`` (notebook 05) is EqCNN's own weights written as such a G-CNN.
-
-All take MNIST batches ``(B, 1, 28, 28)`` in [0, 1] and return logits ``(B, 10)``.
+All take MNIST batches ``(B, 1, 28, 28)`` in [0, 1] and return logits ``(B, 10)``; ``MODELS``
+names them for ``build_model`` and the checkpoints. The ablation's variants (``EqCNNBN``,
+``IdentityP4CNN``, ``"p4_cnn_small"``) are trained by ``benchmarks/ablation.py``; notebook 05
+counts their parameters and MACs.
 """
 
 from __future__ import annotations
@@ -23,28 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from eqcourse.checks import check_group_map, check_images, check_positive_int
-from eqcourse.groups import C4, D4, Group
+from eqcourse.groups import C4, D4, CyclicGroup, Group
 from eqcourse.nn import GroupBatchNorm, GroupConv2d, InvariantHead, LiftingConv2d, SpatialMaxPool, group_bank
-
-__all__ = [
-    "SimpleCNN",
-    "EqCNN",
-    "MatchedEqCNN",
-    "P4CNN",
-    "P4MCNN",
-    "AnyAngleCNN",
-    "CNCNN",
-    "matched_channels",
-    "KERNELS",
-    "IdentityGroupConv2d",
-    "EqCNNBN",
-    "IdentityP4CNN",
-    "CopyFramePool",
-    "LiftedEqCNN",
-    "MODELS",
-    "build_model",
-    "count_parameters",
-]
+from eqcourse.steerable import SteerableGroupConv2d, SteerableLiftingConv2d
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -53,7 +27,7 @@ def count_parameters(model: nn.Module) -> int:
 
 
 class SimpleCNN(nn.Module):
-    """The source's plain CNN: three convolutions with SiLU, two 2x2 max pools, one linear layer."""
+    """The source's plain CNN: three convolutions with SiLU, two 2x2 max pools, one linear layer: 13,978 parameters."""
 
     group: Group | None = None  # no symmetry is built in
 
@@ -78,7 +52,7 @@ class SimpleCNN(nn.Module):
 
 
 class EqCNN(nn.Module):
-    """The source's EqCNN: one stack of Conv3d (1, k, k) layers over the four rotated copies.
+    """The source's EqCNN: one stack of Conv3d (1, k, k) layers over the four rotated copies (7,834 parameters).
 
     The copies live on a group axis of size 4; a max over that axis at the end makes the logits
     invariant. ``fold_copies=True`` runs the same weights with the copies folded into the batch
@@ -227,17 +201,9 @@ class IdentityGroupConv2d(GroupConv2d):
     ``(C_out, C_in, k, k)``, initialised like ``GroupConv2d``'s (the same bound).
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        padding: int = 0,
-        bias: bool = True,
-        group: Group = C4,
-    ):
-        super().__init__(in_channels, out_channels, kernel_size, padding, bias, group)
-        self.weight = nn.Parameter(self.weight.detach()[:, :, group.identity].clone())
+    def __init__(self, *args, **kwargs) -> None:  # GroupConv2d's arguments
+        super().__init__(*args, **kwargs)
+        self.weight = nn.Parameter(self.weight.detach()[:, :, self.group.identity].clone())
 
     def full_weight(self) -> torch.Tensor:
         """The group kernel ``(C_out, C_in, G, k, k)``: the identity slice, zeros elsewhere."""
@@ -271,10 +237,8 @@ class CopyFramePool(nn.Module):
     C4-equivariant at every size, odd ones included, and equals ``SpatialMaxPool`` on even sizes.
     """
 
-    def __init__(self, kernel_size: int = 2, group: Group = C4):
+    def __init__(self, kernel_size: int = 2):
         super().__init__()
-        if group != C4:
-            raise ValueError(f"CopyFramePool is written for C4; got {group!r}.")
         self.kernel_size = check_positive_int(kernel_size, "kernel_size")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -381,8 +345,6 @@ class AnyAngleCNN(GroupCNN):
         super().__init__(group, channels)
         self.kernel = kernel
         if kernel == "steerable":
-            from eqcourse.steerable import SteerableGroupConv2d, SteerableLiftingConv2d
-
             self.lift = SteerableLiftingConv2d(1, self.lift.out_channels, 3, padding=1, group=group)
             g1, g2 = self.gconv1, self.gconv2
             self.gconv1 = SteerableGroupConv2d(g1.in_channels, g1.out_channels, 3, padding=1, group=group)
@@ -403,8 +365,6 @@ class CNCNN(AnyAngleCNN):
     """``CNCNN(n, kernel="steerable")``: C_n with :func:`matched_channels` (C8: 2/3/5/12, C16: 1/2/3/6)."""
 
     def __init__(self, n: int, kernel: str = "steerable") -> None:
-        from eqcourse.groups import CyclicGroup
-
         super().__init__(CyclicGroup(n), matched_channels(n), kernel)
 
 
@@ -435,8 +395,6 @@ class _ConvBlock(nn.Module):
         if group is None:
             self.conv, self.bn = nn.Conv2d(c_in or 1, c_out, k, padding=padding), nn.BatchNorm2d(c_out)
         else:
-            from eqcourse.steerable import SteerableGroupConv2d, SteerableLiftingConv2d
-
             steer = kernel == "steerable" and k > 1  # a 1x1 kernel has nothing to rotate
             if steer:
                 layer = SteerableLiftingConv2d if c_in is None else SteerableGroupConv2d
@@ -486,17 +444,11 @@ class RotCNN(nn.Module):
         return self.head(x.amax(dim=(-2, -1)) if self.group is None else x)
 
 
-def _cyclic(n: int) -> Group:
-    from eqcourse.groups import CyclicGroup
-
-    return C4 if n == 4 else CyclicGroup(n)
-
-
 MODELS.update(
     {
         "rot_z2_cnn": partial(RotCNN, None, (16, 20, 24, 24, 24, 24, 40)),
         "rot_p4_cnn": partial(RotCNN, C4, (8, 10, 12, 12, 12, 12, 32)),
-        "rot_c8_cnn": lambda: RotCNN(_cyclic(8), (6, 7, 8, 8, 8, 8, 32), "steerable"),
-        "rot_c16_cnn": lambda: RotCNN(_cyclic(16), (4, 5, 6, 6, 6, 6, 32), "steerable"),
+        "rot_c8_cnn": partial(RotCNN, CyclicGroup(8), (6, 7, 8, 8, 8, 8, 32), "steerable"),
+        "rot_c16_cnn": partial(RotCNN, CyclicGroup(16), (4, 5, 6, 6, 6, 6, 32), "steerable"),
     }
 )

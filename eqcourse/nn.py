@@ -1,13 +1,9 @@
 """Equivariant layers: lift images to the group, convolve on the group, pool the group away.
 
 Every convolution here rotates its *kernel*, never the feature maps: the layer expands its
-parameters into one bank of transformed kernels in ``forward`` and makes a single
-``F.conv2d`` call with the group axis folded into the channels (docs/design.md).
-
-The bank is built from the parameters as they are *now*, in every ``forward``: hand edits
-through ``.data``, pruning, ``load_state_dict``, frozen parameters, ``torch.jit.trace`` and
-``vmap`` all see the current weights. Nothing is cached here; the one explicit cache for fast
-evaluation (``frozen_banks``) and the faster CPU pooling live in :mod:`eqcourse._speed`.
+parameters into one bank of transformed kernels in every ``forward`` and makes a single
+``F.conv2d`` call with the group axis folded into the channels. Nothing is cached here; the
+speed code lives in :mod:`eqcourse._speed` (docs/design.md, "Caching").
 """
 
 from __future__ import annotations
@@ -21,17 +17,6 @@ from torch import nn
 from eqcourse._speed import max_pool2d
 from eqcourse.checks import check_group_map, check_images, check_positive_int
 from eqcourse.groups import C4, Group
-
-__all__ = [
-    "lifting_bank",
-    "group_bank",
-    "LiftingConv2d",
-    "GroupConv2d",
-    "GroupBatchNorm",
-    "GroupMaxPool",
-    "SpatialMaxPool",
-    "InvariantHead",
-]
 
 
 def lifting_bank(weight: torch.Tensor, group: Group = C4) -> torch.Tensor:

@@ -1,11 +1,8 @@
 """The runs, their shipped checkpoints and their results tables.
 
-``RUNS`` is the one place that names a run: run name -> (model name in ``eqcourse.models.MODELS``,
-the protocol changes it trains with: see ``eqcourse.train.Protocol``). ``load_pretrained(name)``
-finds ``eqcourse/checkpoints/<name>.pt`` for any run registered there (the rotated-MNIST ones ship
-in the repository, not in the student wheel); to add one, see docs/design.md ("How to add a run").
-The results files hold what ``python -m eqcourse reproduce`` measured: ``results.json`` (MNIST, a
-list) and ``rotmnist_results.json`` (rotated MNIST, run -> figures, seeds merged by ``write_results``).
+``RUNS`` is the one place that names a run; ``load_pretrained(name)`` finds
+``eqcourse/checkpoints/<name>.pt`` for any of them (the rotated-MNIST ones ship in the repository,
+not in the student wheel). To add a run, see docs/design.md ("How to add a run").
 """
 
 from __future__ import annotations
@@ -19,25 +16,6 @@ from torch import nn
 
 from eqcourse.models import MODELS, build_model
 from eqcourse.state import resolve_device
-
-__all__ = [
-    "RUNS",
-    "AUGMENTATIONS",
-    "CHECKPOINT_DIR",
-    "RESULTS_FILE",
-    "ROT_RESULTS_FILE",
-    "CheckpointError",
-    "dataset_runs",
-    "save_checkpoint",
-    "load_checkpoint",
-    "load_pretrained",
-    "pretrained_metrics",
-    "format_table",
-    "format_rot_table",
-    "write_results",
-    "SOURCE",
-    "PUBLISHED",
-]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 #: the README's two results tables, as ``python -m eqcourse reproduce --json`` wrote them
@@ -219,6 +197,13 @@ def format_rot_table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def seed_summary(errors: dict[str, float]) -> dict:
+    """A run's test error per seed, their mean and their sample sd (None for one seed)."""
+    values = list(errors.values())
+    sd = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return {"test_error_by_seed": errors, "test_error_mean": float(np.mean(values)), "test_error_sd": sd}
+
+
 def _same_experiment(a: dict, b: dict) -> bool:
     """Whether two results are seeds of one experiment (everything but the seed agrees)."""
 
@@ -242,11 +227,8 @@ def write_results(path: str | Path, results: dict[str, dict]) -> Path:
         old = stored.get(name)
         if old is not None and _same_experiment(old, new):
             seeds = {**old.get("test_error_by_seed", {}), **new.get("test_error_by_seed", {})}
-            new = dict(new if new["seed"] <= old["seed"] else old)
-            new["test_error_by_seed"] = dict(sorted(seeds.items(), key=lambda kv: int(kv[0])))
-            values = list(seeds.values())
-            new["test_error_mean"] = float(np.mean(values))
-            new["test_error_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else None
+            seeds = dict(sorted(seeds.items(), key=lambda kv: int(kv[0])))
+            new = {**(new if new["seed"] <= old["seed"] else old), **seed_summary(seeds)}
         stored[name] = new
     ordered = {name: stored[name] for name in [*RUNS, *stored] if name in stored}
     path.parent.mkdir(parents=True, exist_ok=True)

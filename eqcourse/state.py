@@ -1,10 +1,7 @@
 """The state around a computation: a model's device and train/eval mode, torch's thread count.
 
-The evaluation helpers (``predict``, ``accuracy*``, the explorer, the cost helpers) switch a
-model to eval mode and compute on a device; these context managers put both back afterwards,
-so that calling them inside a student's own training loop changes nothing. Torch's thread
-count is global: ``configure_threads`` caps it, and only where work starts (``train``,
-``step_times``, the command line, the benchmarks), never on import (docs/design.md).
+The context managers put a model's mode and device back after an evaluation helper, so that
+calling one inside a student's own training loop changes nothing (docs/design.md, "State").
 """
 
 from __future__ import annotations
@@ -16,16 +13,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-
-__all__ = [
-    "model_device",
-    "resolve_device",
-    "evaluating",
-    "on_device",
-    "synchronize",
-    "available_cpus",
-    "configure_threads",
-]
 
 
 def _check_module(model: object) -> nn.Module:

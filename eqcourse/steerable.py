@@ -12,16 +12,10 @@ Only the sampling on the k x k grid is approximate: the rotated function is eval
 same pixel centres, which the grid's 90-degree symmetry maps onto each other only for quarter
 turns.
 
-Conventions follow e2cnn (Weiler & Cesa 2019): rings at integer radii, width sigma = 0.6 (0.4
-for the outermost ring, a point at the centre pixel) unless ``sigma`` is given, and a band limit
-that lets a ring of radius r carry frequencies up to about 2r (at most 2 on the outermost ring,
-which the square only partly contains), so that a harmonic is not sampled more finely than the pixels on its
-ring allow (aliasing).
-
+The ring widths and the band limit (a ring of radius r carries frequencies up to about 2r, so
+that no harmonic is finer than the pixels on its ring) follow e2cnn (Weiler & Cesa 2019).
 ``SteerableLiftingConv2d`` and ``SteerableGroupConv2d`` are the layers of :mod:`eqcourse.nn`
-with the weights as basis coefficients: the bank for group element g is the basis sampled at
-``g⁻¹·x``, contracted with the coefficients. Whole quarter turns use ``rot90`` of the sampled
-kernel, so C4 (and the quarter turns inside C8, C16) stay exactly equivariant.
+with the weights as basis coefficients; whole quarter turns stay exact (``rot90``).
 """
 
 from __future__ import annotations
@@ -35,10 +29,8 @@ from eqcourse.checks import check_positive_int
 from eqcourse.groups import C4, Group
 from eqcourse.nn import GroupConv2d, LiftingConv2d
 
-__all__ = ["SteerableBasis", "SteerableLiftingConv2d", "SteerableGroupConv2d"]
 
-
-def _default_max_frequency(radius: float, max_radius: float) -> int:
+def _max_frequency(radius: float, max_radius: float) -> int:
     """e2cnn's band limit: 0 at the centre, at most 2 on the outer ring, else 2r (odd r) or 2r - 1."""
     if radius == 0:
         return 0
@@ -50,10 +42,9 @@ def _default_max_frequency(radius: float, max_radius: float) -> int:
 class SteerableBasis:
     """Gaussian rings times circular harmonics, sampled on a ``kernel_size`` x ``kernel_size`` grid.
 
-    ``SteerableBasis(kernel_size, sigma=None, max_frequency=None)``: rings at radii
-    0, 1, ..., (kernel_size - 1) / 2, each ``sigma`` pixels wide (None: e2cnn's widths, 0.6, 0.4
-    on the outer ring and a point at the centre); ``max_frequency`` is a function ``(radius, max_radius) ->
-    int`` (default: e2cnn's band limit). ``len(basis)`` is the number of functions
+    ``SteerableBasis(kernel_size, sigma=None)``: rings at radii 0, 1, ..., (kernel_size - 1) / 2,
+    each ``sigma`` pixels wide (None: e2cnn's widths, 0.6, 0.4 on the outer ring and a point at
+    the centre), with e2cnn's band limit. ``len(basis)`` is the number of functions
     (1, 6, 12, 18 for kernel sizes 1, 3, 5, 7). ``basis.functions`` lists them as
     ``(radius, m, "cos" | "sin")``.
 
@@ -66,7 +57,7 @@ class SteerableBasis:
     that rotating the coefficients and rotating the functions agree.
     """
 
-    def __init__(self, kernel_size: int, sigma: float | None = None, max_frequency=None) -> None:
+    def __init__(self, kernel_size: int, sigma: float | None = None) -> None:
         check_positive_int(kernel_size, "kernel_size")
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd (a centre pixel to rotate about); got {kernel_size}.")
@@ -81,11 +72,10 @@ class SteerableBasis:
         #: the width of the ring at each radius
         default = {max_radius: 0.4, 0: 0.005}  # a 1x1 kernel's only ring is the centre point
         self.sigmas = {r: float(sigma) if sigma is not None else default.get(r, 0.6) for r in self.radii}
-        rule = max_frequency or _default_max_frequency
         self.functions: list[tuple[int, int, str]] = []
         for r in self.radii:
             self.functions.append((r, 0, "cos"))
-            for m in range(1, rule(r, max_radius) + 1):
+            for m in range(1, _max_frequency(r, max_radius) + 1):
                 self.functions += [(r, m, "cos"), (r, m, "sin")]
         raw = self._evaluate(0.0, False)
         norms = raw.flatten(1).norm(dim=1)
@@ -167,17 +157,9 @@ class SteerableBasis:
 class _SteerableMixin:
     """Replace the pixel weights ``(..., k, k)`` by basis coefficients ``(..., len(basis))``."""
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        padding: int = 0,
-        bias: bool = True,
-        group: Group = C4,
-        basis: SteerableBasis | None = None,
-    ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=bias, group=group)
+    def __init__(self, *args, basis: SteerableBasis | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)  # the pixel layer's arguments: in, out, kernel_size, padding, bias, group
+        kernel_size, group = self.weight.shape[-1], self.group
         basis = basis or SteerableBasis(kernel_size)
         if basis.kernel_size != kernel_size:
             raise ValueError(

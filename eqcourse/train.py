@@ -1,17 +1,8 @@
 """One training pipeline for both datasets: the protocol, ``train``, ``predict``, the accuracies, ``run``.
 
-A run (``eqcourse.pretrained.RUNS``) is a model and a :class:`Protocol`: the dataset ("mnist" or
-"rotmnist"), the augmentation, the optimiser's settings, the seed. The source protocol (the
-defaults): MNIST with pixels scaled to [0, 1] only, AdamW with lr 5e-4, batch 64, 5 epochs,
-cross-entropy. The rotated-MNIST runs change it (``pretrained.ROTMNIST``). ``EQCOURSE_FAST=1`` (or
-``fast=True``) shrinks either for quick runs. Angles are keys in degrees (numbers; strings only
-in JSON files).
-
-Every function takes a ``device`` (default: the model's). The evaluation helpers leave the
-model as they found it: its train/eval mode and its device are restored afterwards, and its
-kernel banks are frozen only for the duration of the call (docs/design.md). ``train`` caps
-torch's thread count (``configure_threads``): importing eqcourse does not. The checkpoints and
-the run registry live in ``eqcourse.pretrained``; their names are re-exported here.
+A run (``eqcourse.pretrained.RUNS``) is a model and a :class:`Protocol`. Angles are keys in
+degrees (numbers; strings only in JSON files). The evaluation helpers leave the model as they
+found it: mode, device, kernel banks (docs/design.md, "State").
 """
 
 from __future__ import annotations
@@ -33,47 +24,15 @@ from eqcourse.checks import check_positive_int
 from eqcourse.data import load_mnist, load_rotated_mnist, rotate_by_angle, rotate_by_radians, subset
 from eqcourse.groups import C4
 from eqcourse.models import build_model, count_parameters
-from eqcourse.pretrained import (
+from eqcourse.pretrained import (  # noqa: F401 (the loaders and dataset_runs: the notebooks import them from here)
     AUGMENTATIONS,
-    CHECKPOINT_DIR,
     RUNS,
-    CheckpointError,
     dataset_runs,
     load_checkpoint,
     load_pretrained,
     pretrained_metrics,
-    save_checkpoint,
 )
-from eqcourse.state import available_cpus, configure_threads, evaluating, on_device, resolve_device, synchronize
-
-__all__ = [
-    "Protocol",
-    "RUNS",
-    "dataset_runs",
-    "fast_mode",
-    "progress_enabled",
-    "set_seed",
-    "configure_threads",
-    "available_cpus",
-    "protocol_of",
-    "load_split",
-    "train",
-    "predict",
-    "accuracy",
-    "accuracy_by_rotation",
-    "accuracy_by_angle",
-    "invariance_by_angle",
-    "measure",
-    "run",
-    "augment_batch",
-    "count_parameters",
-    "save_checkpoint",
-    "load_checkpoint",
-    "load_pretrained",
-    "pretrained_metrics",
-    "CheckpointError",
-    "CHECKPOINT_DIR",
-]
+from eqcourse.state import configure_threads, evaluating, on_device, resolve_device, synchronize
 
 ROTATIONS = (0, 90, 180, 270)
 DATASETS = ("mnist", "rotmnist")
@@ -93,11 +52,6 @@ def _env_flag(name: str, default: bool) -> bool:
 def fast_mode() -> bool:
     """True when ``EQCOURSE_FAST=1``: small data, one epoch, for tests and quick looks."""
     return _env_flag("EQCOURSE_FAST", False)
-
-
-def progress_enabled() -> bool:
-    """False when ``EQCOURSE_PROGRESS=0`` (tqdm ignores ``TQDM_DISABLE`` inside a kernel)."""
-    return _env_flag("EQCOURSE_PROGRESS", True)
 
 
 @dataclass
@@ -157,9 +111,10 @@ def set_seed(seed: int) -> None:
 
 
 def _progress(iterable, **kwargs):
+    """A tqdm bar, off with ``EQCOURSE_PROGRESS=0`` (tqdm ignores ``TQDM_DISABLE`` inside a kernel)."""
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, disable=not progress_enabled(), leave=False, **kwargs)
+    return tqdm(iterable, disable=not _env_flag("EQCOURSE_PROGRESS", True), leave=False, **kwargs)
 
 
 def augment_batch(x: torch.Tensor, how: str, generator: torch.Generator, in_degrees: bool = False) -> torch.Tensor:
@@ -361,9 +316,8 @@ def run(
 ) -> tuple[nn.Module, dict]:
     """Train the run ``name`` (a key of ``RUNS``) from scratch with ``protocol`` (its own by default) and
     measure it (``measure``): the unit of ``python -m eqcourse reproduce``."""
-    if name not in RUNS:
-        raise KeyError(f"unknown run {name!r}; known runs: {', '.join(RUNS)}.")
-    protocol = protocol or protocol_of(name)
+    registered = protocol_of(name)  # a clear KeyError for an unknown run
+    protocol = protocol or registered
     model_name = RUNS[name][0]
     train_set = load_split(protocol.dataset, "train", protocol.train_size, protocol.seed)
     test_set = load_split(protocol.dataset, "test", protocol.test_size, protocol.seed)

@@ -14,7 +14,7 @@ import torch
 from eqcourse.checks import check_positive_int
 from eqcourse.groups import C4, Group
 
-# --- orbits, Cayley tables, confusion matrices, mistakes, accuracy against angle (helper A1) --
+# --- orbits, Cayley tables, confusion matrices, mistakes, accuracy against angle
 
 
 def _single_image(x: torch.Tensor, name: str = "x") -> torch.Tensor:
@@ -194,7 +194,7 @@ def plot_accuracy_vs_angle(
     return ax
 
 
-# --- images side by side, feature maps of the four copies colour-coded (helper A2) -----------
+# --- images side by side, feature maps of the four copies colour-coded
 
 #: one colour (frame and legend) and one colormap per copy of the four-copy stack
 COPY_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:purple")
@@ -284,7 +284,7 @@ def plot_copy_feature_maps(
     return fig
 
 
-# --- the kernel bank of a group convolution (helper B) ----------------------------------------
+# --- the kernel bank of a group convolution
 
 
 def plot_group_bank(

@@ -12,8 +12,6 @@ from eqcourse.checks import check_angle
 from eqcourse.data import rotate_by_angle
 from eqcourse.train import predict
 
-# --- the rotation explorer (helper A2) -------------------------------------------------------
-
 
 def _check_explore_args(models, dataset, index) -> None:
     if not isinstance(models, dict) or not models:

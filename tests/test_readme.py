@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from eqcourse.__main__ import RESULTS_FILE, format_table
+from eqcourse.pretrained import RESULTS_FILE, format_table
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

@@ -14,21 +14,17 @@ from eqcourse.__main__ import main
 from eqcourse._speed import is_frozen
 from eqcourse.data import load_mnist, subset
 from eqcourse.models import BUDGET, RotCNN, build_model, count_parameters
-from eqcourse.pretrained import ROT_RESULTS_FILE, dataset_runs, format_rot_table
-from eqcourse.state import available_cpus
-from eqcourse.train import (
+from eqcourse.pretrained import (
+    ROT_RESULTS_FILE,
     CheckpointError,
-    Protocol,
-    accuracy_by_rotation,
-    invariance_by_angle,
+    dataset_runs,
+    format_rot_table,
     load_checkpoint,
     load_pretrained,
-    load_split,
-    measure,
-    protocol_of,
-    run,
     save_checkpoint,
 )
+from eqcourse.state import available_cpus, configure_threads
+from eqcourse.train import Protocol, accuracy_by_rotation, invariance_by_angle, load_split, measure, protocol_of, run
 
 TINY = Protocol(epochs=1, train_size=512, test_size=256)
 
@@ -247,8 +243,6 @@ def test_augmentations_rotate_each_digit():
 
 
 def test_thread_cap():
-    from eqcourse.train import available_cpus, configure_threads
-
     assert 1 <= configure_threads() <= available_cpus()
 
 
