@@ -21,7 +21,7 @@ then the training-step time of every variant and of SimpleCNN is measured once
 (``eqcourse.cost.step_times``, one round-robin run) and the summary goes to ``--out``
 (default ``eqcourse/checkpoints/ablation.json``, shipped with the package). A run needed one to
 two minutes of CPU time on one thread here; its wall-clock time (``train_seconds`` in the JSON)
-grows with how busy the machine is (the README says what the shipped runs took).
+grows with how busy the machine is (benchmarks/README.md says what the shipped runs took).
 ``--fast`` trains on 1,000 digits for one epoch and scores 1,000 (a smoke test, seconds).
 """
 
