@@ -297,6 +297,7 @@ def measure(
     upright = load_mnist("test", angle_digits, seed=0)
     per_angle = accuracy_by_angle(model, upright, range(0, 360, 5), device)
     values = np.array(list(per_angle.values()))
+    invariance = invariance_by_angle(model, upright.tensors[0][:64], device=device)
     return {
         "group": None if group is None else group.name,
         "channels": list(getattr(model, "channels", [])),
@@ -307,7 +308,7 @@ def measure(
         "accuracy_by_angle": {str(a): v for a, v in per_angle.items()},
         "angle_accuracy_mean": float(values.mean()),
         "angle_accuracy_max_deviation": float(np.abs(values - values.mean()).max()),
-        "invariance_error": {str(a): e for a, e in invariance_by_angle(model, upright.tensors[0][:64]).items()},
+        "invariance_error": {str(a): e for a, e in invariance.items()},
     }
 
 

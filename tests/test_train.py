@@ -298,6 +298,16 @@ def test_rotated_mnist_measurements_restore_modes_take_a_device_and_freeze_the_b
         measure(model, "rotmnist", test, angle_digits=10, device="not-a-device")
 
 
+def test_rotated_mnist_measurements_pass_the_device_to_every_prediction(monkeypatch):
+    calls = []
+    real = eqcourse.train.predict
+    monkeypatch.setattr(eqcourse.train, "predict", lambda *a, device=None, **k: calls.append(device) or real(*a, **k))
+    test = load_split("rotmnist", "test", 20)
+    measure(build_model("rot_p4_cnn"), "rotmnist", test, angle_digits=5, device="cpu")
+    # test error, 72 angles, and the invariance measurement (its upright logits and four angles)
+    assert len(calls) == 1 + 72 + 5 and set(calls) == {"cpu"}, calls
+
+
 def test_predict_inside_a_training_loop_keeps_batch_norm_training():
     from eqcourse.train import predict
 
