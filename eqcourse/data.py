@@ -194,9 +194,13 @@ def load_mnist(
     return TensorDataset(images.unsqueeze(1).float().div_(255.0), labels)
 
 
-def _subset_indices(total: int, n: int, seed: int) -> torch.Tensor:
+def _check_subset_size(total: int, n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= total:
         raise ValueError(f"the subset size must be an integer between 1 and {total} (the split's size); got {n!r}.")
+
+
+def _subset_indices(total: int, n: int, seed: int) -> torch.Tensor:
+    _check_subset_size(total, n)
     return torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n]
 
 
@@ -204,7 +208,7 @@ def subset(dataset: TensorDataset, n: int, seed: int | None = 0) -> TensorDatase
     """``n`` examples drawn without replacement, the same ones for the same seed; the first ``n``
     when ``seed`` is None (rotated MNIST's test split: whole digits, each at its five angles)."""
     if seed is None:
-        _subset_indices(len(dataset), n, 0)  # the same check of n
+        _check_subset_size(len(dataset), n)
         return TensorDataset(*(t[:n] for t in dataset.tensors))
     idx = _subset_indices(len(dataset), n, seed)
     return TensorDataset(*(t[idx] for t in dataset.tensors))

@@ -433,13 +433,12 @@ class RotCNN(nn.Module):
             _ConvBlock(c_in, c_out, k, pad, group, kernel)
             for c_in, c_out, (k, pad, _) in zip(c_ins, channels, ROT_LAYOUT, strict=True)
         )
-        self.pools = [pool for *_, pool in ROT_LAYOUT]
         self.pool = nn.MaxPool2d(2) if group is None else SpatialMaxPool(2)
         self.head = nn.Linear(channels[-1], 10) if group is None else InvariantHead(channels[-1], 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_images(x, channels=1, size=28)
-        for block, pool in zip(self.blocks, self.pools, strict=True):
+        for block, (*_, pool) in zip(self.blocks, ROT_LAYOUT, strict=True):
             x = self.pool(block(x)) if pool else block(x)
         return self.head(x.amax(dim=(-2, -1)) if self.group is None else x)
 
