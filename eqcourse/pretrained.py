@@ -21,6 +21,9 @@ CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 #: the README's two results tables, as ``python -m eqcourse reproduce --json`` wrote them
 RESULTS_FILE, ROT_RESULTS_FILE = CHECKPOINT_DIR / "results.json", CHECKPOINT_DIR / "rotmnist_results.json"
 
+#: the two datasets of the one pipeline (eqcourse.data.load_mnist, load_rotated_mnist)
+DATASETS = ("mnist", "rotmnist")
+
 #: how a run may rotate its training digits: not at all, by multiples of 90 degrees, by any angle
 AUGMENTATIONS = ("none", "rot90", "angle")
 
@@ -63,8 +66,8 @@ RUNS: dict[str, tuple[str, dict]] = {
 
 def dataset_runs(dataset: str) -> list[str]:
     """The runs that train on ``dataset`` ("mnist" or "rotmnist"), in registry order."""
-    if dataset not in ("mnist", "rotmnist"):
-        raise ValueError(f"dataset must be 'mnist' or 'rotmnist'; got {dataset!r}.")
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}; got {dataset!r}.")
     return [name for name, (_, changes) in RUNS.items() if changes.get("dataset", "mnist") == dataset]
 
 
@@ -84,10 +87,15 @@ def save_checkpoint(path: str | Path, model: nn.Module, name: str, metrics: dict
         "metrics": metrics,
         "torch": torch.__version__.split("+")[0],
     }
+    return _write_atomically(path, lambda tmp: torch.save(payload, tmp))
+
+
+def _write_atomically(path: Path, write) -> Path:
+    """``write(tmp)`` beside ``path``, then rename it over ``path``: never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)  # atomic: never half a checkpoint
+    write(tmp)
+    tmp.replace(path)
     return path
 
 
@@ -231,8 +239,4 @@ def write_results(path: str | Path, results: dict[str, dict]) -> Path:
             new = {**(new if new["seed"] <= old["seed"] else old), **seed_summary(seeds)}
         stored[name] = new
     ordered = {name: stored[name] for name in [*RUNS, *stored] if name in stored}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(ordered, indent=1) + "\n")
-    tmp.replace(path)
-    return path
+    return _write_atomically(path, lambda tmp: tmp.write_text(json.dumps(ordered, indent=1) + "\n"))

@@ -26,6 +26,7 @@ from eqcourse.groups import C4
 from eqcourse.models import build_model, count_parameters
 from eqcourse.pretrained import (  # noqa: F401 (the loaders and dataset_runs: the notebooks import them from here)
     AUGMENTATIONS,
+    DATASETS,
     RUNS,
     dataset_runs,
     load_checkpoint,
@@ -35,7 +36,6 @@ from eqcourse.pretrained import (  # noqa: F401 (the loaders and dataset_runs: t
 from eqcourse.state import configure_threads, evaluating, on_device, resolve_device, synchronize
 
 ROTATIONS = (0, 90, 180, 270)
-DATASETS = ("mnist", "rotmnist")
 SCHEDULES = ("constant", "one_cycle")
 #: what fast mode changes, per dataset (rotated MNIST: a pipeline check only)
 FAST = {
