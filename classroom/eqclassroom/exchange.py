@@ -21,6 +21,7 @@ the due date is enforced by the late penalty, computed from that trusted time).
 from __future__ import annotations
 
 import datetime
+import errno
 import fnmatch
 import os
 import pwd
@@ -163,7 +164,7 @@ class CheckedCollect(ExchangeCollect):
         try:
             fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
         except OSError as err:
-            if err.errno in (20, 40):  # ENOTDIR, ELOOP: a file or a link where a folder should be
+            if err.errno in (errno.ENOTDIR, errno.ELOOP):  # a file or a link where a folder should be
                 raise Rejected(f"{name!r} is not a folder (a link, file or device)") from None
             raise
         try:
