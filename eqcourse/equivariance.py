@@ -1,10 +1,13 @@
 """Measured invariance and equivariance errors, and the asserts built on them.
 
-* invariance of a model f: ``max |f(g·x) - f(x)|`` for each group element g;
-* equivariance of a layer Φ: ``max |Φ(g·x) - g·Φ(x)|``, where g acts on images or on group
-  feature maps ``(B, C, G, H, W)`` as in :mod:`eqcourse.groups`.
+A layer Φ is equivariant when Φ(ρ_in(g)x) = ρ_out(g)Φ(x) for every g; ``act`` applies ρ(g) to
+images ``(B, C, H, W)`` (rotate, flip) or to group feature maps ``(B, C, |G|, H, W)`` (rotate and
+permute the group axis), as their shapes say. Two figures, one definition each:
 
-``relative=True`` divides by ``max |f(x)|`` so that the figure does not depend on the scale.
+* the **absolute error** ``max |Φ(ρ_in(g)x) - ρ_out(g)Φ(x)|``: the right test of an exact symmetry;
+* the **relative equivariance error** ``‖Φ(ρ_in(g)x) - ρ_out(g)Φ(x)‖ / ‖ρ_out(g)Φ(x)‖`` (L2 norms,
+  over the whole batch, optionally only over the pixels of a mask): how far from equivariant,
+  whatever the scale. For invariance ρ_out(g) is the identity.
 """
 
 from __future__ import annotations
@@ -13,27 +16,65 @@ from collections.abc import Callable, Iterable
 
 import torch
 
+from eqcourse.checks import check_positive_int
 from eqcourse.groups import C4, Group
+
+Mask = torch.Tensor | str | None
 
 
 def act(group: Group, g: int, x: torch.Tensor) -> torch.Tensor:
-    """g·x: on group feature maps (5-D with the group axis at dim 2) or on images otherwise."""
+    """ρ(g)x: on group feature maps (5-D with the group axis at dim 2) or on images otherwise."""
     if x.dim() == 5 and x.shape[2] == group.order:
         return group.act_on_group_map(g, x)
     return group.act_on_image(g, x)
 
 
+def disc_mask(size: int, radius: float | None = None) -> torch.Tensor:
+    """``(size, size)`` bool: the pixels whose centres lie within ``radius`` of the grid's centre.
+
+    The default radius, ``size / 2 - 1``, keeps the disc that every rotation maps into the image.
+    """
+    check_positive_int(size, "size")
+    radius = size / 2 - 1 if radius is None else float(radius)
+    c = (size - 1) / 2
+    steps = torch.arange(size, dtype=torch.float64) - c
+    return (steps[:, None] ** 2 + steps[None, :] ** 2) <= radius**2
+
+
+def relative_error(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> float:
+    """``‖output - target‖ / ‖target‖`` (L2), over the pixels of ``mask`` (last two axes) if given."""
+    if output.shape != target.shape:
+        raise ValueError(
+            f"output and target must have the same shape; got {tuple(output.shape)} and {tuple(target.shape)}."
+        )
+    diff = output - target
+    if mask is not None:
+        mask = mask.to(device=diff.device, dtype=diff.dtype)
+        diff, target = diff * mask, target * mask
+    return (diff.norm() / target.norm().clamp_min(1e-12)).item()
+
+
+def _mask_for(mask: Mask, y: torch.Tensor) -> torch.Tensor | None:
+    if mask is None or isinstance(mask, torch.Tensor):
+        return mask
+    if mask == "disc":
+        return disc_mask(y.shape[-1])
+    raise ValueError(f"mask must be None, 'disc' or a bool tensor over the output's last two axes; got {mask!r}.")
+
+
 @torch.no_grad()
-def _measure(f, x: torch.Tensor, group: Group, elements, relative: bool, act_on_output: bool) -> dict[int, float]:
-    """``{g: max |f(g·x) - g·f(x)|}``, or ``- f(x)`` when the output is not acted on."""
+def _measure(f, x: torch.Tensor, group: Group, elements, relative: bool, mask: Mask, act_on_output: bool):
     y = f(x)
-    scale = (y.abs().max().item() or 1.0) if relative else 1.0
+    if not relative and mask is not None:
+        raise ValueError("mask= applies to the relative error only: pass relative=True as well.")
+    region = _mask_for(mask, y)
     if elements is None:
         elements = [g for g in group.elements if g != group.identity]
     errors = {}
     for g in elements:
         target = act(group, g, y) if act_on_output else y
-        errors[g] = (f(act(group, g, x)) - target).abs().max().item() / scale
+        output = f(act(group, g, x))
+        errors[g] = relative_error(output, target, region) if relative else (output - target).abs().max().item()
     return errors
 
 
@@ -43,9 +84,13 @@ def invariance_error(
     group: Group = C4,
     elements: Iterable[int] | None = None,
     relative: bool = False,
+    mask: Mask = None,
 ) -> dict[int, float]:
-    """``{g: max |f(g·x) - f(x)|}`` for every non-identity g (or the given ``elements``)."""
-    return _measure(model, x, group, elements, relative, act_on_output=False)
+    """``{g: max |f(ρ(g)x) - f(x)|}`` for every non-identity g (or the given ``elements``).
+
+    ``relative=True``: ``‖f(ρ(g)x) - f(x)‖ / ‖f(x)‖`` instead (see the module's docstring).
+    """
+    return _measure(model, x, group, elements, relative, mask, act_on_output=False)
 
 
 def equivariance_error(
@@ -54,9 +99,15 @@ def equivariance_error(
     group: Group = C4,
     elements: Iterable[int] | None = None,
     relative: bool = False,
+    mask: Mask = None,
 ) -> dict[int, float]:
-    """``{g: max |Φ(g·x) - g·Φ(x)|}``; g acts on input and output as their shapes say."""
-    return _measure(layer, x, group, elements, relative, act_on_output=True)
+    """``{g: max |Φ(ρ_in(g)x) - ρ_out(g)Φ(x)|}``; g acts on input and output as their shapes say.
+
+    ``relative=True``: the relative equivariance error ``‖Φ(ρ_in(g)x) - ρ_out(g)Φ(x)‖ / ‖ρ_out(g)Φ(x)‖``;
+    ``mask="disc"`` counts only the disc inscribed in the output (:func:`disc_mask`), which every
+    rotation maps into the image, or pass your own bool mask.
+    """
+    return _measure(layer, x, group, elements, relative, mask, act_on_output=True)
 
 
 def _assert_small(errors: dict[int, float], tol: float, what: str, group: Group) -> None:

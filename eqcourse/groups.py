@@ -1,7 +1,7 @@
 """The groups C_n and D_n (C4 and D4 above all) and how they act on images and group feature maps.
 
 An element is a plain ``int`` from ``0`` to ``order - 1``: in C_n, ``k`` rotates by ``360 * k / n``
-degrees counter-clockwise; in D_n, ``k + n * m`` is r^k f^m (mirror left-right ``m`` times, then
+degrees counter-clockwise; in D_n, ``k + n * j`` is r^k m^j (mirror left-right ``j`` times, then
 rotate by r^k). On group feature maps ``(B, C, G, H, W)`` g transforms space **and** permutes the
 group axis: ``(g·f)(h) = g·f(g⁻¹h)``. Multiples of 90 degrees act exactly (``rot90``); other
 angles are interpolated (see :class:`CyclicGroup`). Conventions: docs/design.md.
@@ -39,7 +39,7 @@ class Group:
         raise NotImplementedError
 
     def element_name(self, g: int) -> str:
-        """A readable name such as ``"r2"`` or ``"r1 f"``."""
+        """A readable name such as ``"r2"`` or ``"r1 m"``."""
         raise NotImplementedError
 
     def angle_and_flip(self, g: int) -> tuple[float, bool]:
@@ -146,7 +146,7 @@ class CyclicGroup(Group):
       fall between pixels (blur) and the corners leave the grid while zeros come in. The action
       is then only approximately a homomorphism: the relative error ``max |r·r·w - r²·w| / max |w|``
       of C8 is 0.67 on average over random N(0, 1) 3x3 kernels and 0.34 over MNIST digits
-      (``tests/test_groups.py``; a layer's equivariance: notebook 06). Kernels that rotate
+      (``tests/test_groups.py``; a layer's equivariance: notebook 07). Kernels that rotate
       exactly in a basis are in :mod:`eqcourse.steerable`.
     """
 
@@ -174,9 +174,9 @@ class CyclicGroup(Group):
 
 
 class DihedralGroup(Group):
-    """D_n: n rotations and n mirror images, element ``k + n * m`` = r^k f^m, order 2n.
+    """D_n: n rotations and n mirror images, element ``k + n * j`` = r^k m^j, order 2n.
 
-    ``DihedralGroup(n)`` for any integer n >= 1; ``D4 = DihedralGroup(4)``. f mirrors left-right
+    ``DihedralGroup(n)`` for any integer n >= 1; ``D4 = DihedralGroup(4)``. m mirrors left-right
     (exact, ``torch.flip``); r^k rotates by ``360 * k / n`` degrees counter-clockwise, exactly
     for multiples of 90 degrees and by bilinear interpolation otherwise, as in :class:`CyclicGroup`.
     """
@@ -188,30 +188,30 @@ class DihedralGroup(Group):
         self.name = f"D{n}"
 
     def angle_and_flip(self, g: int) -> tuple[float, bool]:
-        k, m = self.split(g)
-        return 360.0 * k / self.n, bool(m)
+        k, j = self.split(g)
+        return 360.0 * k / self.n, bool(j)
 
     def split(self, g: int) -> tuple[int, int]:
-        """``(k, m)`` with g = r^k f^m."""
+        """``(k, j)`` with g = r^k m^j."""
         g = self._check(g)
         return g % self.n, g // self.n
 
     def element(self, k: int, flip: bool = False) -> int:
-        """The element r^k f (with ``flip``) or r^k."""
+        """The element r^k m (with ``flip``) or r^k."""
         return k % self.n + self.n * int(flip)
 
     def compose(self, g: int, h: int) -> int:
-        (k1, m1), (k2, m2) = self.split(g), self.split(h)
-        # f r^k = r^-k f, so r^k1 f^m1 r^k2 f^m2 = r^(k1 ± k2) f^(m1 + m2)
-        return self.element(k1 + (-k2 if m1 else k2), bool(m1 ^ m2))
+        (k1, j1), (k2, j2) = self.split(g), self.split(h)
+        # m r^k = r^-k m, so r^k1 m^j1 r^k2 m^j2 = r^(k1 ± k2) m^(j1 + j2)
+        return self.element(k1 + (-k2 if j1 else k2), bool(j1 ^ j2))
 
     def inverse(self, g: int) -> int:
-        k, m = self.split(g)
-        return g if m else self.element(-k)  # every mirror image is its own inverse
+        k, j = self.split(g)
+        return g if j else self.element(-k)  # every mirror image is its own inverse
 
     def element_name(self, g: int) -> str:
-        k, m = self.split(g)
-        return f"r{k}" + (" f" if m else "")
+        k, j = self.split(g)
+        return f"r{k}" + (" m" if j else "")
 
 
 C4 = CyclicGroup(4)

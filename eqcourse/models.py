@@ -315,7 +315,7 @@ def build_model(name: str) -> nn.Module:
     return MODELS[name]()
 
 
-# --- any angle: C_N and D_N networks (notebook 06) ---------------------------------------
+# --- any angle: C_N and D_N networks (notebook 07) ---------------------------------------
 
 KERNELS = ("pixel", "steerable")
 
@@ -334,7 +334,7 @@ class AnyAngleCNN(GroupCNN):
 
     The 1x1 group convolution has nothing to rotate and is the same in both. The logits are
     exactly invariant under the group's quarter turns only; at other angles the pixel grid allows
-    approximate invariance at best (measured in notebook 06 and :mod:`eqcourse.anyangle`).
+    approximate invariance at best (measured in notebook 07 and :mod:`eqcourse.anyangle`).
     """
 
     CHANNELS = P4CNN.CHANNELS

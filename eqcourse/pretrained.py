@@ -51,7 +51,7 @@ RUNS: dict[str, tuple[str, dict]] = {
     "p4m_cnn": ("p4m_cnn", {}),
     "simple_cnn_aug90": ("simple_cnn", {"augment": "rot90"}),
     "simple_cnn_augangle": ("simple_cnn", {"augment": "angle"}),
-    # notebook 06: C8 and C16 trained upright, steerable (default) and pixel kernels
+    # notebook 07: C8 and C16 trained upright, steerable (default) and pixel kernels
     "c8_cnn": ("c8_cnn", {}),
     "c16_cnn": ("c16_cnn", {}),
     "c8_cnn_pixel": ("c8_cnn_pixel", {}),

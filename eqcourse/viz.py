@@ -33,7 +33,7 @@ def _single_image(x: torch.Tensor, name: str = "x") -> torch.Tensor:
 
 
 def _element_label(group: Group, g: int) -> str:
-    """``"r1: 45°"`` or ``"r1 f: mirror, then 45°"``: the angle and mirror of g in ``group``."""
+    """``"r1: 45°"`` or ``"r1 m: mirror, then 45°"``: the angle and mirror of g in ``group``."""
     degrees, flip = group.angle_and_flip(g)
     return f"{group.element_name(g)}: " + ("mirror, then " if flip else "") + f"{degrees:g}°"
 

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from eqcourse.anyangle import disc_mask, layer_errors, logit_errors, off_grid_distance, relative_error, smooth_noise
+from eqcourse.anyangle import off_grid_distance, smooth_noise
+from eqcourse.equivariance import disc_mask, equivariance_error, invariance_error, relative_error
 from eqcourse.groups import C4, CyclicGroup
 from eqcourse.models import CNCNN, build_model, matched_channels
 from eqcourse.nn import LiftingConv2d
@@ -37,17 +38,18 @@ def test_smooth_noise_is_smoother_than_white_noise():
     assert step(smooth) < step(white) / 2
 
 
-def test_layer_and_logit_errors_zero_for_c4_and_smaller_with_the_steerable_basis():
+def test_relative_errors_on_the_disc_zero_for_c4_and_smaller_with_the_steerable_basis():
     x = smooth_noise(8, 21, 1.5)
     torch.manual_seed(0)
-    assert max(layer_errors(LiftingConv2d(1, 4, 3, padding=1, group=C4), x, C4).values()) < 1e-6
-    pixel = layer_errors(LiftingConv2d(1, 4, 3, padding=1, group=C8), x, C8)
+    exact = equivariance_error(LiftingConv2d(1, 4, 3, padding=1, group=C4), x, C4, relative=True, mask="disc")
+    assert max(exact.values()) < 1e-6
+    pixel = equivariance_error(LiftingConv2d(1, 4, 3, padding=1, group=C8), x, C8, relative=True, mask="disc")
     torch.manual_seed(0)
-    steer = layer_errors(SteerableLiftingConv2d(1, 4, 3, padding=1, group=C8), x, C8)
+    steer = equivariance_error(SteerableLiftingConv2d(1, 4, 3, padding=1, group=C8), x, C8, relative=True, mask="disc")
     assert pixel[2] < 1e-6 and steer[2] < 1e-6  # 90 degrees: exact
     assert steer[1] < pixel[1] / 3, (steer, pixel)
     model = build_model("c8_cnn").eval()
-    errors = logit_errors(model, torch.rand(4, 1, 28, 28), C8)
+    errors = invariance_error(model, torch.rand(4, 1, 28, 28), C8, relative=True)
     assert errors[4] < 1e-5 and errors[1] > 1e-4
 
 

@@ -39,9 +39,9 @@ def test_plot_orbit_draws_and_labels_every_group_element(G):
 
 def test_plot_orbit_labels_angles():
     titles = [ax.get_title() for ax in plot_orbit(torch.rand(5, 5), group=D4).axes]
-    assert titles[1] == "r1: 90°" and titles[5] == "r1 f: mirror, then 90°"
+    assert titles[1] == "r1: 90°" and titles[5] == "r1 m: mirror, then 90°"
     titles = [ax.get_title() for ax in plot_orbit(torch.rand(5, 5), group=DihedralGroup(8)).axes]
-    assert titles[3] == "r3: 135°" and titles[9] == "r1 f: mirror, then 45°"
+    assert titles[3] == "r3: 135°" and titles[9] == "r1 m: mirror, then 45°"
 
 
 @pytest.mark.parametrize("x", [torch.rand(2, 1, 5, 5), torch.rand(5), torch.rand(4, 5)])

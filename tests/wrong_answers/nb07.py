@@ -1,4 +1,4 @@
-"""Wrong answers to notebook 06's exercises: each must score zero on its exercise (tests/test_assignments.py)."""
+"""Wrong answers to notebook 07's exercises: each must score zero on its exercise (tests/test_assignments.py)."""
 
 TURNED = '''
 def turned_conv_error(x, w, degrees):
