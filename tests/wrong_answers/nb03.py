@@ -14,7 +14,7 @@ def find_cyclic_shift(before, after, tol=1e-5):
 
 LIFT = '''
 def lifted_from_copies(copies):
-    "The lifted map lift[g] = conv(x, r^g w) from the copies copy[j] = conv(r^j x, w)."
+    "The lifted map lift[g] = x ⋆ r^g·w from the copies copy[j] = (r^j·x) ⋆ w."
 {body}
 '''
 
@@ -51,6 +51,11 @@ WRONG = {
         ("the best shift even when none matches", SHIFT.format(body='''\
     errors = [(after - torch.roll(before, -s, dims=0)).abs().max().item() for s in range(before.shape[0])]
     return errors.index(min(errors))''')),
+        ("at or below tol instead of below", SHIFT.format(body='''\
+    for s in range(before.shape[0]):
+        if (after - torch.roll(before, -s, dims=0)).abs().max() <= tol:
+            return s
+    raise ValueError("no cyclic shift of the copies maps before onto after")''')),
     ],
     3: [
         ("turned the wrong way", LIFT.format(body='''\

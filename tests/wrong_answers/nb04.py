@@ -6,17 +6,30 @@ def lift_by_rotating_kernels(x, conv3d):
 {body}
 '''
 
-D4INV = '''
-def d4_invariant_logits(model, x):
-    "Logits of the four-copy model made D4-invariant: max over the features of all eight D4 copies."
+BROKEN = '''
+def find_broken_copy(features, x, tol=1e-4):
+    "The index of the one copy that breaks the law of the copies, or None if all four keep it."
 {body}
 '''
 
-MACS = '''
-def copy_conv_macs(c_in, c_out, k, size, padding, copies):
-    "MACs of a (1, k, k) Conv3d on `copies` copies of a size x size input (no bias)."
+EARLY = '''
+def early_max(model, x, frame):
+    "The EqCNN's first stage with the max over the group axis taken right after it: (B, 8, 13, 13)."
 {body}
+
+
+def predicted_behaviour():
+    "Your prediction, made before running anything: {{frame: 'the same', 'turned by r' or 'neither'}}."
+{prediction}
 '''
+
+EARLY_RIGHT = '''\
+    copies = F.max_pool3d(F.silu(model.cl1(C4.orbit(x))), (1, 2, 2))
+    if frame == "lifted":
+        copies = torch.stack([torch.rot90(copies[:, :, (-g) % 4], g, dims=(-2, -1)) for g in range(4)], dim=2)
+    return copies.amax(dim=2)'''
+PREDICTED_RIGHT = '''\
+    return {"copies": "the same", "lifted": "turned by r"}'''
 
 WRONG = {
     1: [
@@ -42,28 +55,53 @@ WRONG = {
     return torch.stack([torch.rot90(out[:, j * c:(j + 1) * c], j, dims=(-2, -1)) for j in range(4)], dim=2)''')),
     ],
     2: [
-        ("the EqCNN unchanged (rotations only)", D4INV.format(body='''\
-    return model(x)''')),
-        ("logits averaged over the mirror", D4INV.format(body='''\
-    return (model(x) + model(torch.flip(x, dims=(-1,)))) / 2''')),
-        ("mean over the eight copies instead of the max", D4INV.format(body='''\
-    features = torch.cat([model.features(x), model.features(torch.flip(x, dims=(-1,)))], dim=2)
-    return model.dense(features.mean(dim=2))''')),
-        ("max over the four rotations only, mirror ignored", D4INV.format(body='''\
-    features = torch.cat([model.features(x), model.features(x)], dim=2)
-    return model.dense(features.amax(dim=2))''')),
+        ("first failing copy under one quarter turn", BROKEN.format(body='''\
+    base, turned = features(x), features(torch.rot90(x, 1, dims=(-2, -1)))
+    for j in range(4):
+        if (turned[..., j] - base[..., (j + 1) % 4]).abs().max() >= tol:
+            return j
+    return None''')),
+        ("each copy checked against copy 0 only (misses a broken copy 0)", BROKEN.format(body='''\
+    base = features(x)
+    for j in range(4):
+        if (base[..., j] - features(torch.rot90(x, j, dims=(-2, -1)))[..., 0]).abs().max() >= tol:
+            return j
+    return None''')),
+        ("copies rolled the wrong way", BROKEN.format(body='''\
+    base = features(x)
+    failing = []
+    for k in (1, 2, 3):
+        turned = features(torch.rot90(x, k, dims=(-2, -1)))
+        for j in range(4):
+            if (turned[..., j] - base[..., (j - k) % 4]).abs().max() >= tol:
+                failing.append({j, (j - k) % 4})
+    if not failing:
+        return None
+    common = set.intersection(*failing)
+    return common.pop() if len(common) == 1 else 0''')),
+        ("compared with the notebook's eq_cnn instead of the law", BROKEN.format(body='''\
+    got, ref = features(x), eq_cnn.features(x)
+    bad = [j for j in range(4) if (got[..., j] - ref[..., j]).abs().max() >= tol]
+    return bad[0] if bad else None''')),
     ],
     3: [
-        ("copies forgotten (weights shared, work not)", MACS.format(body='''\
-    out = size + 2 * padding - k + 1
-    return c_out * c_in * k * k * out * out''')),
-        ("output size taken as the input size", MACS.format(body='''\
-    return copies * c_out * c_in * k * k * size * size''')),
-        ("off by one in the output size", MACS.format(body='''\
-    out = size + 2 * padding - k
-    return copies * c_out * c_in * k * k * out * out''')),
-        ("input channels forgotten", MACS.format(body='''\
-    out = size + 2 * padding - k + 1
-    return copies * c_out * k * k * out * out''')),
+        ("lifted frame = the copies as they are", EARLY.format(body='''\
+    return F.max_pool3d(F.silu(model.cl1(C4.orbit(x))), (1, 2, 2)).amax(dim=2)''', prediction=PREDICTED_RIGHT)),
+        ("lifted slices turned the wrong way", EARLY.format(body='''\
+    copies = F.max_pool3d(F.silu(model.cl1(C4.orbit(x))), (1, 2, 2))
+    if frame == "lifted":
+        copies = torch.stack([torch.rot90(copies[:, :, (-g) % 4], -g, dims=(-2, -1)) for g in range(4)], dim=2)
+    return copies.amax(dim=2)''', prediction=PREDICTED_RIGHT)),
+        ("max over the channels instead of the group axis", EARLY.format(body='''\
+    copies = F.max_pool3d(F.silu(model.cl1(C4.orbit(x))), (1, 2, 2))
+    if frame == "lifted":
+        copies = torch.stack([torch.rot90(copies[:, :, (-g) % 4], g, dims=(-2, -1)) for g in range(4)], dim=2)
+    return copies.amax(dim=1)''', prediction=PREDICTED_RIGHT)),
+        ("prediction swapped: the copy-frame maps turn, the lifted ones stay", EARLY.format(
+            body=EARLY_RIGHT, prediction='''\
+    return {"copies": "turned by r", "lifted": "the same"}''')),
+        ("prediction: both frames give the same maps", EARLY.format(
+            body=EARLY_RIGHT, prediction='''\
+    return {"copies": "the same", "lifted": "the same"}''')),
     ],
 }
