@@ -27,8 +27,8 @@ ERROR_OK = '''
 def rotation_equivariance_error(weight, x):
     pad = weight.shape[-1] // 2
     y = torch.nn.functional.conv2d(x, weight, padding=pad)
-    return max((torch.nn.functional.conv2d(torch.rot90(x, k, dims=(-2, -1)), weight, padding=pad)
-                - torch.rot90(y, k, dims=(-2, -1))).abs().max().item() for k in (1, 2, 3))
+    return max(((torch.nn.functional.conv2d(torch.rot90(x, k, dims=(-2, -1)), weight, padding=pad)
+                 - torch.rot90(y, k, dims=(-2, -1))).norm() / y.norm()).item() for k in (1, 2, 3))
 '''
 
 WRONG = {
@@ -70,6 +70,12 @@ WRONG = {
     rows = [[(k1 + (-k2 if m1 else k2)) % 4 + 4 * (m1 ^ m2) for k2, m2 in [(h % 4, h // 4) for h in range(8)]]
             for k1, m1 in [(g % 4, g // 4) for g in range(8)]]
     return torch.tensor(rows)''')),
+        ("reads the notebook's digit instead of making its own image", CAYLEY.format(body='''\
+    x = digit[0]  # a notebook global: a digit has no symmetry, but the function ignores its own size
+    images = [a(x) for a in actions]
+    n = len(actions)
+    return torch.tensor([[next(e for e in range(n) if torch.equal(images[e], actions[g](images[h])))
+                          for h in range(n)] for g in range(n)])''')),
         ("off by one: the last element never found", CAYLEY.format(body='''\
     x = torch.rand(size, size)
     images = [a(x) for a in actions]
@@ -95,7 +101,7 @@ WRONG = {
         ("forbidden shortcut equivariance_error", '''
 def rotation_equivariance_error(weight, x):
     conv = lambda t: torch.nn.functional.conv2d(t, weight, padding=weight.shape[-1] // 2)
-    return max(equivariance_error(conv, x, C4).values())
+    return max(equivariance_error(conv, x, C4, relative=True).values())
 ''' + SYMMETRIZE_OK),
         ("sum of the rotations, not their average", ERROR_OK + '''
 def symmetrize_kernel(weight):
@@ -105,20 +111,44 @@ def symmetrize_kernel(weight):
 def rotation_equivariance_error(weight, x):
     pad = weight.shape[-1] // 2
     y = torch.nn.functional.conv2d(x, weight, padding=pad)
-    return max((torch.nn.functional.conv2d(torch.rot90(x, k, dims=(-2, -1)), weight, padding=pad) - y)
-               .abs().max().item()
+    return max(((torch.nn.functional.conv2d(torch.rot90(x, k, dims=(-2, -1)), weight, padding=pad) - y).norm()
+                / y.norm()).item()
                for k in (1, 2, 3))
 ''' + SYMMETRIZE_OK),
         ("rotated over the channel axes (transposed axes)", ERROR_OK + '''
 def symmetrize_kernel(weight):
     return torch.stack([torch.rot90(weight, k, dims=(0, 1)) for k in range(4)]).mean(dim=0)
 '''),
-        ("only k = 1 measured (off by one)", '''
+        ("padding 1: keeps the size of 3x3 kernels only", '''
+def rotation_equivariance_error(weight, x):
+    y = torch.nn.functional.conv2d(x, weight, padding=1)
+    return max(((torch.nn.functional.conv2d(torch.rot90(x, k, dims=(-2, -1)), weight, padding=1)
+                 - torch.rot90(y, k, dims=(-2, -1))).norm() / y.norm()).item() for k in (1, 2, 3))
+''' + SYMMETRIZE_OK),
+        ("the absolute error, not the relative one", '''
 def rotation_equivariance_error(weight, x):
     pad = weight.shape[-1] // 2
     y = torch.nn.functional.conv2d(x, weight, padding=pad)
     return max((torch.nn.functional.conv2d(torch.rot90(x, k, dims=(-2, -1)), weight, padding=pad)
-                - torch.rot90(y, k, dims=(-2, -1))).abs().max().item() for k in (1,))
+                - torch.rot90(y, k, dims=(-2, -1))).abs().max().item() for k in (1, 2, 3))
+''' + SYMMETRIZE_OK),
+        ("the relative error averaged per image, not over the batch", '''
+def rotation_equivariance_error(weight, x):
+    pad = weight.shape[-1] // 2
+    y = torch.nn.functional.conv2d(x, weight, padding=pad)
+    errs = []
+    for k in (1, 2, 3):
+        d = (torch.nn.functional.conv2d(torch.rot90(x, k, dims=(-2, -1)), weight, padding=pad)
+             - torch.rot90(y, k, dims=(-2, -1)))
+        errs.append((d.flatten(1).norm(dim=1) / y.flatten(1).norm(dim=1)).mean().item())
+    return max(errs)
+''' + SYMMETRIZE_OK),
+        ("only k = 1 measured (off by one)", '''
+def rotation_equivariance_error(weight, x):
+    pad = weight.shape[-1] // 2
+    y = torch.nn.functional.conv2d(x, weight, padding=pad)
+    return max(((torch.nn.functional.conv2d(torch.rot90(x, k, dims=(-2, -1)), weight, padding=pad)
+                 - torch.rot90(y, k, dims=(-2, -1))).norm() / y.norm()).item() for k in (1,))
 ''' + SYMMETRIZE_OK),
     ],
 }

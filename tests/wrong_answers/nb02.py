@@ -1,16 +1,30 @@
 """Wrong answers to notebook 02's exercises: each must score zero on its exercise (tests/test_assignments.py)."""
 
-HURT = '''
-def most_hurt_class(upright, rotated):
-    """The class whose per-class accuracy falls most from ``upright`` to ``rotated``."""
+INVARIANT = '''
+def invariant_elements(phi, x, group):
+    """The sorted elements g of ``group`` with phi(ρ(g)x) = phi(x) up to rounding, measured on ``x``."""
+    with torch.no_grad():
+        y = phi(x)
+        return [g for g in {elements} if {test}]
+'''
+
+SHIFT = '''
+def shift_invariant_predict(model, images):
+    """model's predicted class of each digit, unchanged when the digit is shifted inside the image."""
 {body}
 '''
 
-TILT = '''
-def tolerated_angle(curve, threshold=90.0):
-    """The largest a with curve >= threshold at every angle in [-a, a]; None if curve[0] < threshold."""
-{body}
-'''
+# the centre of mass of each digit, as the solution computes it; {rows}/{cols} pick the axes, {sign} the direction
+CENTRED = '''\
+    mass = images.sum(dim=(1, 2, 3))
+    index = torch.arange(images.shape[-1], dtype=images.dtype)
+    centre_row = (images.sum(dim={rows}) * index).sum(dim=1) / mass
+    centre_col = (images.sum(dim={cols}) * index).sum(dim=1) / mass
+    dy = torch.round({sign}(13.5 - centre_row)).long().tolist()
+    dx = torch.round({sign}(13.5 - centre_col)).long().tolist()
+    centred = torch.stack([torch.roll(image, (a, b), dims=(-2, -1)) for image, a, b in zip(images, dy, dx)])
+    with torch.no_grad():
+        return model(centred).argmax(dim=1)'''
 
 GUESS = '''
 def guess_rotation(model, images):
@@ -18,47 +32,35 @@ def guess_rotation(model, images):
 {body}
 '''
 
+ALL = "group.elements"
+RELATIVE = "((phi(group.act_on_image(g, x)) - y).norm() / y.norm()).item() < {tol}"
+
 WRONG = {
     1: [
-        ("counts instead of rates", HURT.format(body='''\
-    return int((upright.diag() - rotated.diag()).argmax())''')),
-        ("divided by the column sums (transposed axes)", HURT.format(body='''\
-    upright, rotated = upright.double(), rotated.double()
-    return int((upright.diag() / upright.sum(0) - rotated.diag() / rotated.sum(0)).argmax())''')),
-        ("the lowest rotated accuracy, not the largest drop", HURT.format(body='''\
-    rotated = rotated.double()
-    return int((rotated.diag() / rotated.sum(1)).argmin())''')),
-        ("off by one in the class index", HURT.format(body='''\
-    upright, rotated = upright.double(), rotated.double()
-    return int((upright.diag() / upright.sum(1) - rotated.diag() / rotated.sum(1)).argmax()) + 1''')),
+        ("exact equality: rounding counts as a difference", INVARIANT.format(
+            elements=ALL, test="torch.equal(phi(group.act_on_image(g, x)), y)")),
+        ("a fixed absolute tolerance (depends on the scale)", INVARIANT.format(
+            elements=ALL, test="(phi(group.act_on_image(g, x)) - y).abs().max().item() < 1e-4")),
+        ("a relative tolerance below float32 rounding", INVARIANT.format(elements=ALL, test=RELATIVE.format(tol=1e-9))),
+        ("only the rotations checked (mirrors skipped)", INVARIANT.format(
+            elements="group.elements[:4]", test=RELATIVE.format(tol=1e-4))),
+        ("the identity left out", INVARIANT.format(
+            elements="group.elements[1:]", test=RELATIVE.format(tol=1e-4))),
     ],
     2: [
-        ("negative angles ignored", TILT.format(body='''\
-    best = None
-    for a in sorted(angle for angle in curve if angle <= 180):
-        if curve[a] < threshold:
-            break
-        best = a
-    return best''')),
-        ("the first failing angle (off by one step)", TILT.format(body='''\
-    for a in sorted(angle for angle in curve if angle <= 180):
-        if curve[a] < threshold or curve[360 - a] < threshold:
-            return a
-    return 180''')),
-        ("strictly above the threshold", TILT.format(body='''\
-    best = None
-    for a in sorted(angle for angle in curve if angle <= 180):
-        if curve[a] <= threshold or curve[360 - a] <= threshold:
-            break
-        best = a
-    return best''')),
-        ("0 instead of None when nothing passes", TILT.format(body='''\
-    best = 0
-    for a in sorted(angle for angle in curve if angle <= 180):
-        if curve[a] < threshold or curve[360 - a] < threshold:
-            break
-        best = a
-    return best''')),
+        ("the plain network: not shift-invariant", SHIFT.format(body='''\
+    with torch.no_grad():
+        return model(images).argmax(dim=1)''')),
+        ("shifted the wrong way (away from the centre)", SHIFT.format(
+            body=CENTRED.format(rows="(1, 3)", cols="(1, 2)", sign="-"))),
+        ("rows and columns swapped (transposed axes)", SHIFT.format(
+            body=CENTRED.format(rows="(1, 2)", cols="(1, 3)", sign=""))),
+        ("centred on the brightest pixel (invariant, but inaccurate)", SHIFT.format(body='''\
+    first = images.flatten(1).argmax(dim=1).tolist()
+    centred = torch.stack([torch.roll(image, (14 - i // 28, 14 - i % 28), dims=(-2, -1))
+                           for image, i in zip(images, first)])
+    with torch.no_grad():
+        return model(centred).argmax(dim=1)''')),
     ],
     3: [
         ("wrong direction: returns the rotation that undoes it", GUESS.format(body='''\
