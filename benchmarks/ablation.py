@@ -13,6 +13,9 @@ Five variants, each a registry name in ``eqcourse.models.MODELS``:
   parameters than ``p4_cnn_identity`` (so that a gap between the two is not bought with parameters);
 * ``p4_cnn``: P4CNN, whose group convolutions mix the copies.
 
+``--variants p4m_cnn`` (``EXTRA``, not a step of the ablation) scores P4MCNN on the same split and
+adds it under ``"extra"`` to the existing summary without timing it; notebook 06 compares it with P4CNN.
+
 Each is trained with the source protocol (AdamW lr 5e-4, batch 64, 5 epochs) on the 50,000
 training digits of ``benchmarks/p4_validation.py``'s split and scored on the other 10,000; the
 test set is never loaded. Every finished run is kept as one JSON file in ``--runs`` (so two
@@ -43,12 +46,15 @@ from eqcourse.train import Protocol, accuracy, set_seed, train
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ["eq_cnn", "eq_cnn_bn", "p4_cnn_identity", "p4_cnn_small", "p4_cnn"]
+# Scored on the same split but not a step of the ablation: kept under "extra" in the summary (no step timing)
+EXTRA = ["p4m_cnn"]
 LABELS = {
     "eq_cnn": "EqCNN (source)",
     "eq_cnn_bn": "EqCNN + batch norm",
     "p4_cnn_identity": "P4CNN, identity-only group kernels",
     "p4_cnn_small": "P4CNN, widths halved (copies talk)",
     "p4_cnn": "P4CNN (copies talk)",
+    "p4m_cnn": "P4MCNN (D4: rotations and mirror images)",
 }
 DEFAULT_OUT = ROOT / "eqcourse" / "checkpoints" / "ablation.json"
 DEFAULT_RUNS = ROOT / "benchmarks" / "ablation_runs"
@@ -63,8 +69,8 @@ def split():
 
 
 def variant(text: str) -> str:
-    if text not in VARIANTS:
-        raise argparse.ArgumentTypeError(f"a variant is one of {', '.join(VARIANTS)}; got {text!r}")
+    if text not in VARIANTS + EXTRA:
+        raise argparse.ArgumentTypeError(f"a variant is one of {', '.join(VARIANTS + EXTRA)}; got {text!r}")
     return text
 
 
@@ -83,23 +89,29 @@ def run_one(name: str, seed: int, fit, held_out, protocol: Protocol) -> dict:
     }
 
 
+def seed_row(name: str, runs: list[dict]) -> dict:
+    """One variant's per-seed validation accuracies, their mean and sd, and its parameter count."""
+    mine = sorted((r for r in runs if r["variant"] == name), key=lambda r: r["seed"])
+    scores = [r["validation_accuracy"] for r in mine]
+    return {
+        "label": LABELS[name],
+        "seeds": [r["seed"] for r in mine],
+        "validation_accuracy": scores,
+        "mean": statistics.mean(scores),
+        "sd": statistics.stdev(scores) if len(scores) > 1 else 0.0,
+        "parameters": count_parameters(build_model(name)),
+        "train_seconds": [r["train_seconds"] for r in mine],
+    }
+
+
 def summarise(runs: list[dict], variants: list[str], times: dict[str, float], protocol: Protocol, fast: bool) -> dict:
     """The shipped summary: per variant the per-seed accuracies, mean, sd, parameters, step ratio."""
     step_ratio = ratios(times)
     table = {}
     for name in variants:
-        mine = sorted((r for r in runs if r["variant"] == name), key=lambda r: r["seed"])
-        scores = [r["validation_accuracy"] for r in mine]
-        table[name] = {
-            "label": LABELS[name],
-            "seeds": [r["seed"] for r in mine],
-            "validation_accuracy": scores,
-            "mean": statistics.mean(scores),
-            "sd": statistics.stdev(scores) if len(scores) > 1 else 0.0,
-            "parameters": count_parameters(build_model(name)),
-            "train_step_ratio": step_ratio[name],
-            "train_seconds": [r["train_seconds"] for r in mine],
-        }
+        row = seed_row(name, runs)
+        table[name] = {**{k: v for k, v in row.items() if k != "train_seconds"}, "train_step_ratio": step_ratio[name],
+                       "train_seconds": row["train_seconds"]}
     return {
         "what": "validation accuracy (%) on 10,000 held-out training digits; trained on the other 50,000",
         "protocol": {"epochs": protocol.epochs, "lr": protocol.lr, "batch_size": protocol.batch_size},
@@ -110,7 +122,7 @@ def summarise(runs: list[dict], variants: list[str], times: dict[str, float], pr
 
 
 def markdown_table(summary: dict) -> str:
-    """The table for the README and notebook 05: parameters, step ratio, accuracy mean ± sd over seeds."""
+    """The table for the README and notebook 06: parameters, step ratio, accuracy mean ± sd over seeds."""
     rows = [
         "| variant | parameters | train step (x SimpleCNN) | validation accuracy (%), mean ± sd | seeds |",
         "|---|---:|---:|---:|---:|",
@@ -161,13 +173,26 @@ def main(argv: list[str] | None = None) -> dict:
     if args.no_summary:
         return {}
     assert all(name in MODELS for name in args.variants)
+    steps = [n for n in args.variants if n not in EXTRA]
+    extra = {n: seed_row(n, runs) for n in args.variants if n in EXTRA}
+    if not steps:  # only extra variants: add them to the existing summary, whose timed table stays as it is
+        if not args.out.exists():
+            parser.error(f"--variants {' '.join(args.variants)} adds to an existing summary; {args.out} does not exist")
+        summary = json.loads(args.out.read_text())
+        summary["extra"] = {**summary.get("extra", {}), **extra}
+        args.out.write_text(json.dumps(summary, indent=1) + "\n")
+        for row in extra.values():
+            print(f"{row['label']}: validation accuracy {row['mean']:.2f} ± {row['sd']:.2f} over seeds {row['seeds']}")
+        return summary
     times = step_times(
-        {"simple_cnn": build_model("simple_cnn"), **{n: build_model(n) for n in args.variants}},
+        {"simple_cnn": build_model("simple_cnn"), **{n: build_model(n) for n in steps}},
         steps=args.steps,
         warmup=min(10, args.steps),
         kinds=("train",),
     )["train"]
-    summary = summarise(runs, args.variants, times, protocol, args.fast)
+    summary = summarise(runs, steps, times, protocol, args.fast)
+    if extra:
+        summary["extra"] = extra
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=1) + "\n")
     print("\n" + markdown_table(summary) + "\n")

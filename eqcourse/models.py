@@ -2,8 +2,8 @@
 
 All take MNIST batches ``(B, 1, 28, 28)`` in [0, 1] and return logits ``(B, 10)``; ``MODELS``
 names them for ``build_model`` and the checkpoints. The ablation's variants (``EqCNNBN``,
-``IdentityP4CNN``, ``"p4_cnn_small"``) are trained by ``benchmarks/ablation.py``; notebook 05
-counts their parameters and MACs.
+``IdentityP4CNN``, ``"p4_cnn_small"``) are trained by ``benchmarks/ablation.py``; notebook 06
+reads their results and counts their parameters and MACs.
 """
 
 from __future__ import annotations
@@ -117,6 +117,12 @@ class GroupCNN(nn.Module):
     left out). Every pooled size is even and every kernel odd, so the logits are exactly
     invariant under the group. The batch norm (statistics shared across the group axis) lets
     these narrow layers train within the source's five epochs.
+
+    ``channels = (c1, c2, c3)`` or ``(c1, c2, c3, c4)``: the number of channels *per group element*
+    after the lift, the 3x3 and the 7x7 group convolution, and (optional) the 1x1 one; each layer
+    holds ``c * |G|`` feature maps, e.g. ``GroupCNN(C4, (4, 6, 9))`` has 16, 24 and 36.
+    ``channels=None`` uses the subclass's ``CHANNELS`` (P4CNN ``(4, 6, 9, 24)``, P4MCNN
+    ``(3, 4, 7, 24)``); ``GroupCNN`` itself has none and asks for them.
     """
 
     #: the channel counts a subclass uses when none are given (P4CNN, P4MCNN)

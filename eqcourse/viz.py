@@ -165,6 +165,7 @@ def plot_accuracy_vs_angle(
 
     ``curves`` maps a model's name to ``{angle: accuracy}``, e.g. from
     ``eqcourse.train.accuracy_by_angle``. Dotted lines mark the multiples of 90° (exact rotations).
+    Each curve has its own colour and line style (up to four times the colour cycle's length).
     """
     if not isinstance(curves, Mapping) or not curves:
         raise ValueError(
@@ -180,9 +181,12 @@ def plot_accuracy_vs_angle(
     lo, hi = min(0.0, angles[0]), max(360.0, angles[-1])
     for quarter in range(math.ceil(lo / 90), math.floor(hi / 90) + 1):
         ax.axvline(90 * quarter, color="0.8", linestyle=":", zorder=0)
-    for name, curve in curves.items():
+    colours = plt.rcParams["axes.prop_cycle"].by_key().get("color") or ["C0"]
+    dashes = ("-", "--", "-.", ":")  # after every colour of the cycle, the next line style: no two curves alike
+    for i, (name, curve) in enumerate(curves.items()):
         xs = sorted(curve)
-        ax.plot(xs, [curve[a] for a in xs], marker=".", label=name)
+        style = {"color": colours[i % len(colours)], "linestyle": dashes[(i // len(colours)) % len(dashes)]}
+        ax.plot(xs, [curve[a] for a in xs], marker=".", label=name, **style)
     ax.axhline(10.0, color="0.5", linestyle="--", label="chance (10 %)")
     ax.set_xlim(lo, hi)
     ax.set_ylim(0, 101)

@@ -119,12 +119,29 @@ def test_ablation_script_fast_mode(tmp_path):
     assert summary["fast"]
 
 
+def test_ablation_script_adds_an_extra_variant_to_the_summary(tmp_path):
+    """--variants p4m_cnn (an EXTRA) trains it and adds it under "extra", leaving the timed table as it was."""
+    module = load_benchmark("ablation")
+    out, runs = tmp_path / "ablation.json", str(tmp_path / "runs")
+    with pytest.raises(SystemExit):  # nothing to add to yet
+        module.main(["--fast", "--variants", "p4m_cnn", "--seeds", "0", "--runs", runs, "--out", str(out)])
+    before = module.main(
+        ["--fast", "--variants", "eq_cnn", "--seeds", "0", "--steps", "2", "--runs", runs, "--out", str(out)]
+    )
+    after = module.main(["--fast", "--variants", "p4m_cnn", "--seeds", "0", "1", "--runs", runs, "--out", str(out)])
+    assert after["variants"] == json.loads(json.dumps(before["variants"])) and "extra" not in before
+    row = after["extra"]["p4m_cnn"]
+    assert row["seeds"] == [0, 1] and 0 <= row["mean"] <= 100
+    assert row["parameters"] == count_parameters(build_model("p4m_cnn"))
+    assert json.loads(out.read_text()) == json.loads(json.dumps(after))
+
+
 def test_shipped_ablation_covers_every_variant_with_three_seeds():
     from importlib.resources import files
 
     summary = json.loads((files("eqcourse") / "checkpoints" / "ablation.json").read_text())
     assert not summary["fast"]
-    for name, row in summary["variants"].items():
+    for name, row in {**summary["variants"], **summary.get("extra", {})}.items():
         assert len(row["seeds"]) >= 3, name
         assert row["parameters"] == count_parameters(build_model(name))
 

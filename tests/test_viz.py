@@ -109,6 +109,15 @@ def test_plot_accuracy_vs_angle_draws_one_line_per_model():
     assert ax.get_title() == "t" and "angle" in ax.get_xlabel() and "accuracy" in ax.get_ylabel()
 
 
+def test_plot_accuracy_vs_angle_gives_every_curve_its_own_style():
+    """More curves than the colour cycle has colours (notebook 06 draws 12): no two look alike."""
+    curves = {f"run {i}": {0: 90.0 - i, 90: 80.0 - i} for i in range(23)}
+    ax = plot_accuracy_vs_angle(curves)
+    lines = [line for line in ax.get_lines() if line.get_label() in curves]
+    styles = [(matplotlib.colors.to_hex(line.get_color()), line.get_linestyle()) for line in lines]
+    assert len(lines) == 23 and len(set(styles)) == 23
+
+
 def test_plot_accuracy_vs_angle_uses_the_given_axes():
     fig, ax = plt.subplots()
     assert plot_accuracy_vs_angle({"A": {0: 50.0}}, ax=ax) is ax
