@@ -98,18 +98,8 @@ WRONG = {
         ("pixels of the unturned sample interpolated", '''
 def steerable_bank(basis, group):
     "(G, J, k, k): every function of basis turned by each element of group, on the grid."
-    k = basis.kernel_size
-    c = (k - 1) / 2
-    steps = torch.arange(k, dtype=torch.float64)
-    rows, cols = torch.meshgrid(steps, steps, indexing="ij")
-    rho, alpha = torch.sqrt((cols - c) ** 2 + (c - rows) ** 2), torch.atan2(c - rows, cols - c)
-    functions = []
-    for r, m, kind in basis.functions:
-        ring = torch.exp(-((rho - r) ** 2) / (2 * basis.sigmas[r] ** 2))
-        wave = torch.cos(m * alpha) if kind == "cos" else torch.sin(m * alpha)
-        functions.append(ring * (wave * (rho > 1e-9) if m else 1.0))
-    sample = torch.stack(functions).float()[:, None]
-    return torch.stack([group.transform(g, sample)[:, 0] for g in group.elements])
+    sample = almost_steerable_bank(basis, CyclicGroup(1))[0]  # the unturned functions, (J, k, k)
+    return torch.stack([group.transform(g, sample[:, None])[:, 0] for g in group.elements])
 '''),
         ("forbidden shortcut: the basis's own bank", '''
 def steerable_bank(basis, group):
