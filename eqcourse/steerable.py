@@ -45,8 +45,8 @@ class SteerableBasis:
     ``SteerableBasis(kernel_size, sigma=None)``: rings at radii 0, 1, ..., (kernel_size - 1) / 2,
     each ``sigma`` pixels wide (None: e2cnn's widths, 0.6, 0.4 on the outer ring and a point at
     the centre), with e2cnn's band limit. ``len(basis)`` is the number of functions
-    (1, 6, 12, 18 for kernel sizes 1, 3, 5, 7). ``basis.functions`` lists them as
-    ``(radius, m, "cos" | "sin")``.
+    (1, 6, 11, 18 for kernel sizes 1, 3, 5, 7; notebook 07 prints them). ``basis.functions``
+    lists them as ``(radius, m, "cos" | "sin")``.
 
     * ``sample(degrees=0, flip=False)``: ``(len, k, k)``, each function rotated by ``degrees``
       (after a left-right mirror if ``flip``) and evaluated at the pixel centres;

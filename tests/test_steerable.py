@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -22,6 +24,14 @@ def test_basis_sizes_and_band_limit():
     assert max(m for r, m, _ in basis.functions if r == 3) == 2  # the outer ring: at most frequency 2
     assert max(m for r, m, _ in basis.functions if r == 0) == 0
     assert SteerableBasis(3).sample().shape == (6, 3, 3)
+
+
+def test_the_docstring_promises_the_basis_sizes_there_are():
+    """SteerableBasis's docstring lists len(basis) per kernel size; notebook 07 prints the same numbers."""
+    match = re.search(r"\(([\d, ]+) for kernel sizes ([\d, ]+)[;)]", " ".join(SteerableBasis.__doc__.split()))
+    assert match, "the docstring should say '(n1, n2, ... for kernel sizes k1, k2, ...)'"
+    sizes, kernels = ([int(v) for v in group.split(",")] for group in match.groups())
+    assert [len(SteerableBasis(k)) for k in kernels] == sizes
 
 
 @pytest.mark.parametrize("degrees", [30.0, 45.0, 90.0, 157.5, 200.0])
