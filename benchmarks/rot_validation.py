@@ -30,7 +30,8 @@ from eqcourse.train import Protocol, accuracy, set_seed, train
 Z2_WIDE = (16, 20, 24, 24, 24, 24, 40)
 P4_WIDE = (8, 10, 12, 12, 12, 12, 32)
 P4_HEAD = (6, 10, 12, 12, 12, 12, 40)
-C8_WIDE = (6, 7, 8, 8, 8, 8, 32)
+C8_WIDE = (6, 7, 8, 8, 8, 8, 32)  # the shipped rot_c8_cnn
+C16_WIDE = (4, 5, 6, 6, 6, 6, 32)  # the shipped rot_c16_cnn
 
 #: name -> (group order or None, channels, protocol changes[, kernel])
 CANDIDATES: dict[str, tuple] = {
@@ -45,6 +46,7 @@ CANDIDATES: dict[str, tuple] = {
     "p4head e15 aug": (4, P4_HEAD, {"epochs": 15}),
     "c8 e15 aug": (8, C8_WIDE, {"epochs": 15}),
     "c8 steerable e15 aug": (8, C8_WIDE, {"epochs": 15}, "steerable"),
+    "c16 steerable e15 aug": (16, C16_WIDE, {"epochs": 15}, "steerable"),
 }
 
 

@@ -124,7 +124,7 @@ def evaluate(args: argparse.Namespace) -> None:
         model, recorded = load_checkpoint(Path(args.checkpoints) / f"{name}.pt")
         measured = measure(model, args.suite, test_set, angle_digits)
         results[name] = {**recorded, **measured, "mode": "fast" if fast else recorded.get("mode", "full")}
-    _report(args, results, f"shipped checkpoints re-measured on {len(test_set):,} test images; s/epoch as recorded")
+    _report(args, results, f"shipped checkpoints re-measured on {len(test_set):,} test images")
 
 
 def main(argv: list[str] | None = None) -> None:

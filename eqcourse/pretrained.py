@@ -164,28 +164,38 @@ PUBLISHED = {
 
 
 def format_table(results: list[dict]) -> str:
-    """The MNIST table in Markdown: parameters, s/epoch, accuracy at four rotations and at 45 degrees."""
+    """The MNIST table in Markdown: parameters, accuracy at four rotations and at 45 degrees.
+
+    No training times: the runs' own clocks ran under different loads and are not comparable between
+    rows (``benchmarks/train_step.py`` times every model in one run).
+    """
     lines = [
-        "| run | parameters | s/epoch | 0° | 90° | 180° | 270° | 45° | source 0° / 90° |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| run | parameters | 0° | 90° | 180° | 270° | 45° | source 0° / 90° |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         acc = r["accuracy"]
         src = SOURCE.get(r["run"])
         src_text = f"{src['0']:.1f} / {src['90']:.1f}" if src else "–"
         lines.append(
-            f"| {r['run']} | {r['parameters']:,} | {r['seconds_per_epoch']:.1f} | "
+            f"| {r['run']} | {r['parameters']:,} | "
             + " | ".join(f"{acc[d]:.2f}" for d in ("0", "90", "180", "270"))
             + f" | {r['accuracy_45']:.2f} | {src_text} |"
         )
     return "\n".join(lines)
 
 
-def format_rot_table(results: dict[str, dict]) -> str:
-    """The rotated-MNIST table in Markdown, then the published figures beside it."""
+def format_rot_table(results: dict[str, dict], seconds_per_epoch: dict[str, float] | None = None) -> str:
+    """The rotated-MNIST table in Markdown, then the published figures beside it.
+
+    An s/epoch column only from ``seconds_per_epoch`` (run name -> seconds), timings made in one run:
+    the runs' own training clocks ran under different loads and are not comparable between rows.
+    """
+    timed = seconds_per_epoch is not None
     lines = [
-        "| model | group | parameters | test error | mean ± sd over seeds | s/epoch | accuracy at 0°, 5°, …, 355° |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| model | group | parameters | test error | mean ± sd over seeds | " + ("s/epoch | " if timed else "")
+        + "accuracy at 0°, 5°, …, 355° |",
+        "|---|---|---:|---:|---:|" + ("---:|" if timed else "") + "---:|",
     ]
     for name, r in results.items():
         values = list(r.get("test_error_by_seed", {}).values())
@@ -198,10 +208,11 @@ def format_rot_table(results: dict[str, dict]) -> str:
             angles = f"{r['angle_accuracy_mean']:.2f} % ± {r['angle_accuracy_max_deviation']:.2f}"
         lines.append(
             f"| `{name}` | {r['group'] or 'none'}{kernel} | {r['parameters']:,} | {r['test_error']:.2f} % | {spread} | "
-            f"{r['seconds_per_epoch']:.0f} | {angles} |"
+            + (f"{seconds_per_epoch[name]:.0f} | " if timed else "")
+            + f"{angles} |"
         )
     for model, (error, source) in PUBLISHED.items():
-        lines.append(f"| {model} (published: {source}) | | | {error:.2f} % | | | |")
+        lines.append(f"| {model} (published: {source}) | | | {error:.2f} % | |" + (" |" if timed else "") + " |")
     return "\n".join(lines)
 
 

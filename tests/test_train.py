@@ -15,10 +15,12 @@ from eqcourse._speed import is_frozen
 from eqcourse.data import load_mnist, subset
 from eqcourse.models import BUDGET, RotCNN, build_model, count_parameters
 from eqcourse.pretrained import (
+    RESULTS_FILE,
     ROT_RESULTS_FILE,
     CheckpointError,
     dataset_runs,
     format_rot_table,
+    format_table,
     load_checkpoint,
     load_pretrained,
     save_checkpoint,
@@ -226,6 +228,18 @@ def test_readme_rotated_mnist_table_is_the_one_the_command_prints():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     results = json.loads(ROT_RESULTS_FILE.read_text())
     assert format_rot_table(results) in readme, "paste `python -m eqcourse evaluate --suite rotmnist` into the README"
+
+
+def test_tables_show_training_time_only_from_timings_made_together():
+    """The runs' own clocks ran under different loads (rot_c16_cnn's said 31 s/epoch against rot_c8_cnn's
+    108 while every step timing has C16 slower): no table prints them; s/epoch only when passed in."""
+    results = json.loads(ROT_RESULTS_FILE.read_text())
+    assert "s/epoch" not in format_rot_table(results)
+    timed = format_rot_table(results, {name: 10.0 * (i + 1) for i, name in enumerate(results)})
+    header, rule, *rows = timed.splitlines()
+    assert "s/epoch" in header and header.count("|") == rule.count("|") == rows[0].count("|") == rows[-1].count("|")
+    assert "| 40 |" in rows[3]
+    assert "s/epoch" not in format_table(json.loads(RESULTS_FILE.read_text()))
 
 
 def test_augmentations_rotate_each_digit():
