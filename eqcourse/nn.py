@@ -63,8 +63,8 @@ class _BankConv(nn.Module):
             raise ValueError(
                 f"kernel_size must be odd; got {kernel_size}. An even kernel has no centre pixel: its "
                 "output grid sits half a pixel off the input's, and a map can keep its size only with "
-                "lopsided padding, which no longer commutes with rotation (notebook 05, section on "
-                "what breaks equivariance). Use 3, 5 or 7."
+                "lopsided padding, which no longer commutes with rotation (notebook 05, section 5, "
+                "how to break equivariance). Use 3, 5 or 7."
             )
         self.in_channels, self.out_channels = in_channels, out_channels
         self.group = group

@@ -110,7 +110,7 @@ def test_plot_accuracy_vs_angle_draws_one_line_per_model():
 
 
 def test_plot_accuracy_vs_angle_gives_every_curve_its_own_style():
-    """More curves than the colour cycle has colours (notebook 06 draws 12): no two look alike."""
+    """More curves than the colour cycle has colours (notebook 06 draws 11): no two look alike."""
     curves = {f"run {i}": {0: 90.0 - i, 90: 80.0 - i} for i in range(23)}
     ax = plot_accuracy_vs_angle(curves)
     lines = [line for line in ax.get_lines() if line.get_label() in curves]
