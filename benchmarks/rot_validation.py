@@ -1,6 +1,7 @@
 """How the rotated-MNIST runs were chosen: on the 2,000-digit validation split, never on the test set.
 
     python benchmarks/rot_validation.py [--candidates NAME ...] [--seeds 0] [--out FILE.json]
+    python benchmarks/rot_validation.py --out benchmarks/rot_validation.json --table   # the README's table
 
 Every candidate is an ``eqcourse.models.RotCNN`` (a group, seven channel counts) with the
 rotated-MNIST protocol (``eqcourse.pretrained.ROTMNIST``) changed in epochs, learning rate or
@@ -54,12 +55,30 @@ def run_key(name: str, seed: int) -> str:
     return f"{name} seed {seed}"
 
 
+def markdown_table(done: dict[str, dict]) -> str:
+    """Every candidate with finished runs: parameters, validation error per seed, mean ± sd (benchmarks/README.md)."""
+    lines = ["| candidate | parameters | validation error per seed (%) | mean ± sd (%) |", "|---|---:|---|---:|"]
+    for name in CANDIDATES:
+        runs = sorted(((int(key.rsplit(" ", 1)[1]), r) for key, r in done.items() if key.rsplit(" seed ", 1)[0] == name))
+        if not runs:
+            continue
+        errors = [r["val_error"] for _, r in runs]
+        spread = f"{statistics.mean(errors):.2f} ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else f"{errors[0]:.2f}"
+        per_seed = ", ".join(f"{r['val_error']:.2f} (seed {seed})" for seed, r in runs)
+        lines.append(f"| {name} | {runs[0][1]['parameters']:,} | {per_seed} | {spread} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--out", type=Path, default=Path("rot_validation.json"), help="JSON of every candidate run")
+    parser.add_argument("--table", action="store_true", help="print the Markdown table of --out and stop (no training)")
     args = parser.parse_args()
+    if args.table:
+        print(markdown_table(json.loads(args.out.read_text())))
+        return
     torch.set_num_threads(1)
     fit, val = load_rotated_mnist("train"), load_rotated_mnist("val")
     for name in args.candidates:

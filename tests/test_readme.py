@@ -44,3 +44,16 @@ def test_shipped_results_reproduce_the_source_and_meet_the_targets():
     # the group convolution network beats the plain CNN even upright, at every rotation, within its budget
     assert min(runs["p4_cnn"]["accuracy"].values()) > simple["0"]
     assert runs["p4_cnn"]["parameters"] <= 13_978 and runs["p4m_cnn"]["parameters"] <= 13_978
+
+
+def test_benchmarks_readme_shows_every_rotated_mnist_validation_run():
+    """benchmarks/README.md's validation table is what `rot_validation.py --table` prints from the shipped runs."""
+    from conftest import load_benchmark
+
+    module = load_benchmark("rot_validation")
+    done = json.loads((ROOT / "benchmarks" / "rot_validation.json").read_text())
+    table = module.markdown_table(done)
+    assert len(table.splitlines()) == 2 + len({key.rsplit(" seed ", 1)[0] for key in done})
+    assert table in (ROOT / "benchmarks" / "README.md").read_text(), (
+        "paste `python benchmarks/rot_validation.py --out benchmarks/rot_validation.json --table` into benchmarks/README.md"
+    )
