@@ -59,11 +59,11 @@ def markdown_table(done: dict[str, dict]) -> str:
     """Every candidate with finished runs: parameters, validation error per seed, mean ± sd (benchmarks/README.md)."""
     lines = ["| candidate | parameters | validation error per seed (%) | mean ± sd (%) |", "|---|---:|---|---:|"]
     for name in CANDIDATES:
-        runs = sorted(((int(key.rsplit(" ", 1)[1]), r) for key, r in done.items() if key.rsplit(" seed ", 1)[0] == name))
+        runs = sorted((int(key.rsplit(" ", 1)[1]), r) for key, r in done.items() if key.rsplit(" seed ", 1)[0] == name)
         if not runs:
             continue
         errors = [r["val_error"] for _, r in runs]
-        spread = f"{statistics.mean(errors):.2f} ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else f"{errors[0]:.2f}"
+        spread = f"{statistics.mean(errors):.2f}" + (f" ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else "")
         per_seed = ", ".join(f"{r['val_error']:.2f} (seed {seed})" for seed, r in runs)
         lines.append(f"| {name} | {runs[0][1]['parameters']:,} | {per_seed} | {spread} |")
     return "\n".join(lines)

@@ -55,5 +55,6 @@ def test_benchmarks_readme_shows_every_rotated_mnist_validation_run():
     table = module.markdown_table(done)
     assert len(table.splitlines()) == 2 + len({key.rsplit(" seed ", 1)[0] for key in done})
     assert table in (ROOT / "benchmarks" / "README.md").read_text(), (
-        "paste `python benchmarks/rot_validation.py --out benchmarks/rot_validation.json --table` into benchmarks/README.md"
+        "paste `python benchmarks/rot_validation.py --out benchmarks/rot_validation.json --table` "
+        "into benchmarks/README.md"
     )
