@@ -54,26 +54,21 @@ def relative_error(output: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
     return (diff.norm() / target.norm().clamp_min(1e-12)).item()
 
 
-def _mask_for(mask: Mask, y: torch.Tensor) -> torch.Tensor | None:
-    if mask is None or isinstance(mask, torch.Tensor):
-        return mask
-    if mask == "disc":
-        return disc_mask(y.shape[-1])
-    raise ValueError(f"mask must be None, 'disc' or a bool tensor over the output's last two axes; got {mask!r}.")
-
-
 @torch.no_grad()
-def _measure(f, x: torch.Tensor, group: Group, elements, relative: bool, mask: Mask, act_on_output: bool):
-    y = f(x)
-    if not relative and mask is not None:
+def _measure(phi, x: torch.Tensor, group: Group, elements, relative: bool, mask: Mask, act_on_output: bool):
+    # the arguments first, before any forward pass
+    if mask is not None and not relative:
         raise ValueError("mask= applies to the relative error only: pass relative=True as well.")
-    region = _mask_for(mask, y)
+    if mask is not None and not isinstance(mask, torch.Tensor) and mask != "disc":
+        raise ValueError(f"mask must be None, 'disc' or a bool tensor over the output's last two axes; got {mask!r}.")
+    y = phi(x)
+    region = disc_mask(y.shape[-1]) if isinstance(mask, str) else mask
     if elements is None:
         elements = [g for g in group.elements if g != group.identity]
     errors = {}
     for g in elements:
         target = act(group, g, y) if act_on_output else y
-        output = f(act(group, g, x))
+        output = phi(act(group, g, x))
         errors[g] = relative_error(output, target, region) if relative else (output - target).abs().max().item()
     return errors
 
