@@ -59,7 +59,8 @@ def markdown_table(done: dict[str, dict]) -> str:
     """Every candidate with finished runs: parameters, validation error per seed, mean ± sd (benchmarks/README.md)."""
     lines = ["| candidate | parameters | validation error per seed (%) | mean ± sd (%) |", "|---|---:|---|---:|"]
     for name in CANDIDATES:
-        runs = sorted((int(key.rsplit(" ", 1)[1]), r) for key, r in done.items() if key.rsplit(" seed ", 1)[0] == name)
+        seeded = ((r["protocol"]["seed"], key, r) for key, r in done.items())
+        runs = sorted((seed, r) for seed, key, r in seeded if key == run_key(name, seed))
         if not runs:
             continue
         errors = [r["val_error"] for _, r in runs]
